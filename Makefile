@@ -1,0 +1,22 @@
+# mmioc_rtvp — the two set-up commands of a fresh machine are `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= data/mmioc_mini
+PYTEST_ARGS ?=
+
+.PHONY: install data demo test test-fast clean-demo
+
+install:  ## create $(VENV) and install the whole stack (idempotent, cached mmcv wheel)
+	bash tools/install.sh
+
+data: install  ## generate MMIOC-mini (deterministic, seconds; skipped when up to date)
+	$(PY) tools/misc/make_mmioc_mini.py --out $(DATA)
+
+demo: install data  ## train + test the open-vocabulary model on MMIOC-mini, draw predictions
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash tools/demo.sh
+
+test: install  ## the whole test suite (unit + integration)
+	$(PY) -m pytest tests -q $(PYTEST_ARGS)
+
+test-fast: install  ## unit tests only
+	$(PY) -m pytest tests -q -m "not integration" $(PYTEST_ARGS)

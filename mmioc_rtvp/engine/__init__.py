@@ -1,0 +1,3 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .hooks import *  # noqa: F401,F403
+from .runner import *  # noqa: F401,F403

@@ -1,0 +1,9 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .plain_message_hub_hook import (PlainMessageHubHook,
+                                     history_buffers_to_plain,
+                                     plain_to_history_buffers)
+
+__all__ = [
+    'PlainMessageHubHook', 'history_buffers_to_plain',
+    'plain_to_history_buffers'
+]

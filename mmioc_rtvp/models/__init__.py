@@ -1,0 +1,8 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .backbones import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .dense_heads import *  # noqa: F401,F403
+from .detectors import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .text_encoders import *  # noqa: F401,F403
