@@ -35,7 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-GENERATOR_VERSION = '1.0.0'
+GENERATOR_VERSION = '1.1.0'
 JPEG_QUALITY = 90
 DEFECT_FREE_FRACTION = 0.05
 # Probabilities of 1, 2, 3 and 4 defect instances in an image.
@@ -52,7 +52,7 @@ BOX_MARGIN = 3
 _PLAN_KEY, _IMAGE_KEY, _SPLIT_KEY = 0, 1, 2
 
 SPLIT_NAMES = ('closed_train', 'closed_val', 'open_train', 'open_val',
-               'open_val_generalized')
+               'open_val_seen', 'open_val_generalized')
 TEXT_FILES = {
     'closed': 'closed_class_texts.json',
     'seen': 'seen_class_texts.json',
@@ -65,6 +65,7 @@ SPLIT_VOCABULARY = {
     'closed_val': 'closed',
     'open_train': 'seen',
     'open_val': 'unseen',
+    'open_val_seen': 'seen',
     'open_val_generalized': 'generalized',
 }
 
@@ -960,8 +961,10 @@ def _write_dataset(out_dir: str, seed: int, plans: Sequence[ImagePlan],
     open_val = [
         i for i in range(len(plans)) if plans[i].class_id in unseen_ids
     ]
-    generalized = sorted(open_val +
-                         [i for i in closed_val if has_seen_or_none(i)])
+    # held-out images of the seen classes: validation of the seen-class
+    # (expert) pre-training
+    val_seen = [i for i in closed_val if has_seen_or_none(i)]
+    generalized = sorted(open_val + val_seen)
     vocab = {
         'closed': [c for c in classes],
         'seen': [c for c in classes if c.seen],
@@ -973,6 +976,7 @@ def _write_dataset(out_dir: str, seed: int, plans: Sequence[ImagePlan],
         'closed_val': closed_val,
         'open_train': open_train,
         'open_val': open_val,
+        'open_val_seen': val_seen,
         'open_val_generalized': generalized,
     }
     split_meta = {}

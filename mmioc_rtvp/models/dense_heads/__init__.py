@@ -1,0 +1,10 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .bn_contrastive_head import BNContrastiveHead
+from .contrastive_head import ContrastiveHead
+from .yolo_world_head import YOLOWorldHead
+from .yolo_world_head_module import YOLOWorldHeadModule
+
+__all__ = [
+    'BNContrastiveHead', 'ContrastiveHead', 'YOLOWorldHead',
+    'YOLOWorldHeadModule'
+]
