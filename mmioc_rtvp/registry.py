@@ -14,7 +14,9 @@ name (``'mmioc_rtvp.MMIOCRunner'``, ``'mmioc_rtvp.multimodal_collate'``)
 before a default scope is active, and MMYOLO has no such nodes.
 
 Modules are found lazily through ``locations``: building a config never needs
-``custom_imports``.
+``custom_imports``. Each node also lists its MMYOLO parent's locations,
+because MMEngine imports the locations of the node a lookup starts from,
+not those of the parents it falls back to.
 """
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
@@ -46,51 +48,52 @@ RUNNERS = Registry(
     locations=['mmioc_rtvp.engine.runner'])
 LOOPS = Registry(
     'loop', parent=MMYOLO_LOOPS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine.runner'])
+    locations=['mmioc_rtvp.engine.runner', 'mmyolo.engine'])
 HOOKS = Registry(
     'hook', parent=MMYOLO_HOOKS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine.hooks'])
+    locations=['mmioc_rtvp.engine.hooks', 'mmyolo.engine.hooks'])
 DATASETS = Registry(
     'dataset', parent=MMYOLO_DATASETS, scope=SCOPE,
-    locations=['mmioc_rtvp.datasets'])
+    locations=['mmioc_rtvp.datasets', 'mmyolo.datasets'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMYOLO_DATA_SAMPLERS, scope=SCOPE,
-    locations=['mmioc_rtvp.datasets'])
+    locations=['mmioc_rtvp.datasets', 'mmyolo.datasets'])
 TRANSFORMS = Registry(
     'transform', parent=MMYOLO_TRANSFORMS, scope=SCOPE,
-    locations=['mmioc_rtvp.datasets.transforms'])
+    locations=['mmioc_rtvp.datasets.transforms',
+               'mmyolo.datasets.transforms'])
 # collate functions (mmengine resolves ``collate_fn`` through FUNCTIONS)
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
     locations=['mmioc_rtvp.datasets'])
 MODELS = Registry(
     'model', parent=MMYOLO_MODELS, scope=SCOPE,
-    locations=['mmioc_rtvp.models'])
+    locations=['mmioc_rtvp.models', 'mmyolo.models'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper', parent=MMYOLO_MODEL_WRAPPERS, scope=SCOPE,
-    locations=['mmioc_rtvp.models'])
+    locations=['mmioc_rtvp.models', 'mmyolo.models'])
 TASK_UTILS = Registry(
     'task util', parent=MMYOLO_TASK_UTILS, scope=SCOPE,
-    locations=['mmioc_rtvp.models'])
+    locations=['mmioc_rtvp.models', 'mmyolo.models'])
 OPTIMIZERS = Registry(
     'optimizer', parent=MMYOLO_OPTIMIZERS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine'])
+    locations=['mmioc_rtvp.engine', 'mmyolo.engine.optimizers'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMYOLO_OPTIM_WRAPPERS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine'])
+    locations=['mmioc_rtvp.engine', 'mmyolo.engine.optimizers'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMYOLO_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine'])
+    locations=['mmioc_rtvp.engine', 'mmyolo.engine.optimizers'])
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMYOLO_PARAM_SCHEDULERS, scope=SCOPE,
-    locations=['mmioc_rtvp.engine'])
+    locations=['mmioc_rtvp.engine', 'mmyolo.engine.optimizers'])
 METRICS = Registry(
     'metric', parent=MMYOLO_METRICS, scope=SCOPE,
-    locations=['mmioc_rtvp.evaluation'])
+    locations=['mmioc_rtvp.evaluation', 'mmyolo.engine'])
 VISUALIZERS = Registry(
     'visualizer', parent=MMYOLO_VISUALIZERS, scope=SCOPE,
-    locations=['mmioc_rtvp.utils'])
+    locations=['mmioc_rtvp.utils', 'mmyolo.utils'])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMYOLO_VISBACKENDS, scope=SCOPE,
-    locations=['mmioc_rtvp.utils'])
+    locations=['mmioc_rtvp.utils', 'mmyolo.utils'])

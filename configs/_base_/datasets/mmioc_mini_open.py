@@ -1,0 +1,65 @@
+# MMIOC-mini (tools/misc/make_mmioc_mini.py), open split, for CPUs:
+# 12 seen classes for training, 6 unseen classes for evaluation, 320 px.
+_base_ = './mmioc_open.py'
+data_root = 'data/mmioc_mini/'
+num_train_classes = 12
+num_test_classes = 6
+# every image sees the whole seen vocabulary (its positives + the 11 others)
+num_neg_samples = (num_train_classes, num_train_classes)
+img_scale = (320, 320)
+train_batch_size_per_gpu = 16
+train_num_workers = 2
+val_batch_size_per_gpu = 8
+val_num_workers = 1
+
+# the base pipelines at 320 px, with this vocabulary size
+mosaic_affine_transform = [
+    dict(_base_.mosaic_affine_transform[0], img_scale=img_scale),
+    dict(
+        _base_.mosaic_affine_transform[1],
+        border=(-img_scale[0] // 2, -img_scale[1] // 2)),
+]
+keep_ratio_affine_transform = [
+    dict(_base_.keep_ratio_affine_transform[0], scale=img_scale),
+    dict(_base_.keep_ratio_affine_transform[1], scale=img_scale),
+    _base_.keep_ratio_affine_transform[2],
+]
+test_resize = [
+    _base_.test_resize[0],
+    dict(_base_.test_resize[1], scale=img_scale),
+    dict(_base_.test_resize[2], scale=img_scale),
+    _base_.test_resize[3],
+]
+text_transform = [
+    dict(
+        _base_.text_transform[0],
+        num_neg_samples=num_neg_samples,
+        max_num_samples=num_train_classes),
+    _base_.text_transform[1],
+]
+train_pipeline = [
+    *_base_.pre_transform, *mosaic_affine_transform, *_base_.last_transform,
+    *text_transform
+]
+train_pipeline_stage2 = [
+    *_base_.pre_transform, *keep_ratio_affine_transform,
+    *_base_.last_transform, *text_transform
+]
+test_pipeline = [*test_resize, *_base_.test_pipeline[len(test_resize):]]
+train_dataloader = dict(
+    batch_size=train_batch_size_per_gpu,
+    num_workers=train_num_workers,
+    dataset=dict(
+        dataset=dict(data_root=data_root),
+        class_text_path=data_root + _base_.train_class_text,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=val_batch_size_per_gpu,
+    num_workers=val_num_workers,
+    dataset=dict(
+        dataset=dict(data_root=data_root),
+        class_text_path=data_root + _base_.val_class_text,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + _base_.val_ann_file)
+test_evaluator = val_evaluator

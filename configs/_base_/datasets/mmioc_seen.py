@@ -1,0 +1,13 @@
+# The seen classes of MMIOC's open split as a closed-set task: the expert
+# pre-training of RTVPNet (paper eq. 1), validated on held-out images of the
+# same classes.
+_base_ = './mmioc_closed.py'
+num_classes = 94
+train_ann_file = 'annotations/open_train.json'
+val_ann_file = 'annotations/open_val_seen.json'
+
+train_dataloader = dict(dataset=dict(ann_file=train_ann_file))
+val_dataloader = dict(dataset=dict(ann_file=val_ann_file))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=_base_.data_root + val_ann_file)
+test_evaluator = val_evaluator

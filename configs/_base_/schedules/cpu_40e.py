@@ -1,0 +1,22 @@
+# The paper's optimiser on a CPU budget (MMIOC-mini, 2 cores): 40 epochs,
+# mosaic closed for the last 5, validation every 10 epochs, a 50-iteration
+# warm-up (mmyolo's default minimum of 1000 would never end here).
+_base_ = './adamw_200e.py'
+max_epochs = 40
+close_mosaic_epochs = 5
+val_interval = 10
+warmup_mim_iter = 50
+
+train_cfg = dict(
+    max_epochs=max_epochs,
+    val_interval=val_interval,
+    dynamic_intervals=[(max_epochs - close_mosaic_epochs, val_interval)])
+default_hooks = dict(
+    logger=dict(interval=5),
+    param_scheduler=dict(
+        max_epochs=max_epochs, warmup_mim_iter=warmup_mim_iter),
+    checkpoint=dict(interval=val_interval, max_keep_ckpts=1))
+custom_hooks = [
+    _base_.custom_hooks[0],
+    dict(_base_.custom_hooks[1], num_last_epochs=close_mosaic_epochs)
+]
