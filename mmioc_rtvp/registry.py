@@ -8,6 +8,12 @@ every config shipped in ``configs/`` is therefore ``default_scope =
 MMEngine's root. Modules of MMDetection are named with their scope prefix
 (``'mmdet.CocoMetric'``), as MMYOLO's own configs do.
 
+Because these nodes sit below MMYOLO's, the scoped form
+``type='mmioc_rtvp.Xxx'`` resolves from the ``mmioc_rtvp`` and ``mmyolo``
+scopes; from another scope (e.g. a config with ``default_scope='mmdet'``)
+write ``dict(type='Xxx', _scope_='mmioc_rtvp')``, which MMEngine resolves by
+searching the whole registry tree.
+
 Two nodes hang directly under MMEngine's root instead: ``RUNNERS`` and
 ``FUNCTIONS`` (collate functions), because MMEngine resolves them by scoped
 name (``'mmioc_rtvp.MMIOCRunner'``, ``'mmioc_rtvp.multimodal_collate'``)

@@ -55,6 +55,7 @@ def _runner_cfg(work_dir, **kwargs):
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1)),
         experiment_name=f'toy_{os.path.basename(str(work_dir))}',
+        default_scope='mmioc_rtvp',
         randomness=dict(seed=1),
     )
     cfg.update(kwargs)

@@ -9,7 +9,6 @@ computation on them.
 """
 import os
 import shutil
-import string
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,7 @@ from mmengine.model import BaseModule
 
 from mmioc_rtvp.models.text_encoders import HFCLIPTextEncoder
 from mmioc_rtvp.registry import MODELS
+from tests.utils.tiny_clip import tiny_clip_parts as _tiny_clip_parts
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MAX_POSITIONS = 16
@@ -34,40 +34,7 @@ PROMPTS = [
 
 
 def tiny_clip_parts():
-    """A tiny byte-level BPE CLIP tokenizer and the config of a tiny CLIP."""
-    vocab = {}
-    for suffix in ('', '</w>'):
-        for char in string.ascii_lowercase:
-            vocab[char + suffix] = len(vocab)
-    merges = [('s', 'c'), ('sc', 'r'), ('m', 'e'), ('t', 'a'), ('ta', 'l</w>'),
-              ('me', 'tal</w>')]
-    for left, right in merges:
-        vocab[left + right] = len(vocab)
-    vocab['<|startoftext|>'] = len(vocab)
-    vocab['<|endoftext|>'] = len(vocab)
-    tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=merges)
-    text_config = dict(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=MAX_POSITIONS,
-        bos_token_id=vocab['<|startoftext|>'],
-        eos_token_id=vocab['<|endoftext|>'],
-        pad_token_id=vocab['<|endoftext|>'])
-    vision_config = dict(
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=1,
-        num_attention_heads=4,
-        image_size=32,
-        patch_size=16)
-    config = transformers.CLIPConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        projection_dim=PROJECTION_DIM)
-    return tokenizer, config
+    return _tiny_clip_parts(PROJECTION_DIM, MAX_POSITIONS)
 
 
 @pytest.fixture(scope='module')

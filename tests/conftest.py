@@ -1,0 +1,25 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Session fixtures shared by the configuration and integration tests."""
+import os
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def mini_workspace(tmp_path_factory):
+    """A directory holding ``data/mmioc_mini``: a small MMIOC-mini (72
+    images, seed 0), so that configs' relative data roots resolve in it."""
+    from mmioc_rtvp.datasets.mmioc_mini import generate_mmioc_mini
+    workspace = tmp_path_factory.mktemp('workspace')
+    generate_mmioc_mini(
+        str(workspace / 'data' / 'mmioc_mini'), seed=0, num_images=72)
+    return workspace
+
+
+@pytest.fixture(scope='session')
+def tiny_clip_512(tmp_path_factory):
+    """A tiny random CLIP whose text projection is 512-d, as ViT-B/32's."""
+    from tests.utils.tiny_clip import save_tiny_clip
+    return str(save_tiny_clip(tmp_path_factory.mktemp('tiny_clip_512'), 512))
