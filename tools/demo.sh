@@ -15,9 +15,9 @@ done
 
 echo "== demo 1/3: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
 mim train mmdet "$CONFIG" --work-dir "$WORK_DIR"
+# the final weights: the validation set IS the unseen-class test set here, so
+# picking the "best" epoch on it would select on the test set
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
-BEST="$(ls -t "$WORK_DIR"/best_*.pth 2>/dev/null | head -n1 || true)"
-[[ -n "$BEST" ]] && CKPT="$BEST"
 
 echo "== demo 2/3: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
 mim test mmdet "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR/test" \

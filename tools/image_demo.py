@@ -14,6 +14,7 @@ from typing import List, Optional
 import mmcv
 import torch
 from mmdet.apis import init_detector
+from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import VISUALIZERS
 
@@ -62,12 +63,20 @@ def main() -> None:
     parser.add_argument('--out', default='work_dirs/image_demo.jpg')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.test_cfg.score_thr=0.01')
     args = parser.parse_args()
     for path in (args.config, args.checkpoint, args.image):
         if not osp.isfile(path):
             raise FileNotFoundError(f'image_demo: no such file: {path}')
 
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = init_detector(cfg, args.checkpoint, device=args.device)
     result, names = detect(model, args.image, args.texts, args.score_thr)
 
     visualizer = VISUALIZERS.build(model.cfg.visualizer)

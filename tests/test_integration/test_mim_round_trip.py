@@ -92,6 +92,22 @@ def test_mim_train_test_resume(mini_workspace, tmp_path):
         num_val = len(json.load(f)['images'])
     assert len(predictions) == num_val
 
+    # 2b. free-text prompts on one image, with the trained checkpoint
+    image = glob.glob(osp.join(mini_workspace, 'data', 'mmioc_mini', 'images',
+                               '*', '*.jpg'))[0]
+    drawn = str(tmp_path / 'prediction.jpg')
+    out = _run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'image_demo.py'), CONFIG, ckpt, image,
+        '--texts', 'scratch on wood', 'hole in paper', 'crack in rock',
+        '--out', drawn, '--score-thr', '0.0', '--cfg-options',
+        'model.test_cfg.score_thr=0.0'
+    ], mini_workspace)
+    assert osp.getsize(drawn) > 0
+    labels = re.findall(r"^\s+'([^']+)'\s+[0-9.]+ \[", out, re.M)
+    assert labels, out[-2000:]
+    assert set(labels) <= {'scratch on wood', 'hole in paper', 'crack in rock'}
+
     # 3. resume to epoch 3 with the package's own entry point and config
     out = _run([
         osp.join(BIN, 'mim'), 'train', 'mmioc_rtvp',
