@@ -17,6 +17,7 @@ set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="${VENV:-.venv}"
+[[ "$VENV" = /* ]] || VENV="$ROOT/$VENV"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 TORCH_CUDA="${TORCH_CUDA:-}"
@@ -50,7 +51,7 @@ stamp() {
 }
 STAMP_FILE="$VENV/.mmioc_rtvp_install_stamp"
 if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$(stamp)" ]] \
-   && "$VENV/bin/python" -c "import mmioc_rtvp, mmcv.ops, mmdet, mmyolo" 2>/dev/null; then
+   && (cd / && "$VENV/bin/python" -c "import mmioc_rtvp, mmcv.ops, mmdet, mmyolo") 2>/dev/null; then
   echo "install: up to date ($VENV, $VARIANT)"
   exit 0
 fi
@@ -95,8 +96,21 @@ run runtime "${PIP[@]}" install "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl \
 run mim "${PIP[@]}" install --no-deps openmim==0.3.9
 run mim-deps "${PIP[@]}" install $(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
 run project "${PIP[@]}" install --no-deps --no-build-isolation -e .
-run check "$VENV/bin/python" -c \
-  "import torch, mmcv.ops, mmdet.models, mmyolo.models, mmioc_rtvp; \
-   print('torch', torch.__version__, 'mmcv', mmcv.__version__)"
+# `mim train mmioc_rtvp CFG` looks for <dist location>/mmioc_rtvp/.mim/configs;
+# a PEP 660 editable install puts only metadata and an import hook in
+# site-packages, so link the package there (the code stays the working tree's).
+link_package() {
+  local site
+  site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  ln -sfn "$ROOT/mmioc_rtvp" "$site/mmioc_rtvp"
+}
+run link link_package
+check() {  # from / so that the installed package, not ./mmioc_rtvp, is imported
+  (cd / && "$VENV/bin/python" -c "import torch, mmcv.ops, mmdet.models, mmyolo.models, mmioc_rtvp; \
+    print('torch', torch.__version__, 'mmcv', mmcv.__version__)" && \
+    "$VENV/bin/python" -c "from mim.utils import get_installed_path as g; import os; \
+    assert os.path.isdir(os.path.join(g('mmioc_rtvp'), '.mim', 'configs'))")
+}
+run check check
 stamp >"$STAMP_FILE"
 echo "install: done ($VENV, $VARIANT)"

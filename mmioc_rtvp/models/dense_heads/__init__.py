@@ -1,5 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 from .bn_contrastive_head import BNContrastiveHead
+from .ciou_aux_head import CIoUAuxHead
 from .contrastive_head import ContrastiveHead
 from .yolo_world_head import YOLOWorldHead
 from .yolo_world_head_module import YOLOWorldHeadModule
@@ -8,3 +9,4 @@ __all__ = [
     'BNContrastiveHead', 'ContrastiveHead', 'YOLOWorldHead',
     'YOLOWorldHeadModule'
 ]
+__all__ += ['CIoUAuxHead']
