@@ -1,11 +1,11 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""mmioc_rtvp: MMIOC-1M and RTVPNet as an OpenMMLab plugin."""
-from .utils.checkpoint_safety import register_numpy_safe_globals
-from .version import __version__, version_info
+"""mmioc_rtvp: MMIOC-1M and RTVPNet as an OpenMMLab plugin.
 
-# MMEngine checkpoints written by this package load with
-# ``torch.load(weights_only=True)`` (the PyTorch >= 2.6 default) once numpy's
-# data types are allow-listed; see ``mmioc_rtvp/utils/checkpoint_safety.py``.
-register_numpy_safe_globals()
+Importing the package is light (no torch, no OpenMMLab): the dataset toolkit
+(``mmioc_rtvp.toolkit``) runs without them. ``mmioc_rtvp.registry``, which
+every build through the ``mmioc_rtvp`` scope imports, allow-lists numpy's
+array types for ``torch.load(weights_only=True)``.
+"""
+from .version import __version__, version_info
 
 __all__ = ['__version__', 'version_info']

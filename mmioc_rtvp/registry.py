@@ -44,7 +44,13 @@ from mmyolo.registry import TRANSFORMS as MMYOLO_TRANSFORMS
 from mmyolo.registry import VISBACKENDS as MMYOLO_VISBACKENDS
 from mmyolo.registry import VISUALIZERS as MMYOLO_VISUALIZERS
 
+from mmioc_rtvp.utils.checkpoint_safety import register_numpy_safe_globals
+
 SCOPE = 'mmioc_rtvp'
+# Checkpoints written by this package load with torch.load(weights_only=True)
+# (the PyTorch >= 2.6 default) once numpy's data types are allow-listed; every
+# build in this scope imports this module first (see utils/checkpoint_safety).
+register_numpy_safe_globals()
 
 # A direct child of MMEngine's root: ``runner_type='mmioc_rtvp.MMIOCRunner'``
 # is resolved before any default scope exists (MMEngine only looks up scoped

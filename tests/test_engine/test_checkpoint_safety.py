@@ -10,7 +10,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from torch.utils.data import Dataset
 
-import mmioc_rtvp  # noqa: F401  (allow-lists numpy types)
+import mmioc_rtvp.registry  # noqa: F401  (allow-lists numpy types)
 from mmioc_rtvp.engine import (MMIOCRunner, history_buffers_to_plain,
                                plain_to_history_buffers)
 

@@ -13,6 +13,7 @@ from mmengine.device import get_device
 from mmengine.dist import is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import FUNCTIONS
 from mmengine.runner import Runner
 
@@ -97,8 +98,10 @@ class MMIOCRunner(Runner):
     - **CPU distributed training**: without CUDA, the process group is
       initialised with gloo (whatever ``env_cfg.dist_cfg.backend`` says, as
       configs are written for NCCL clusters) and the model is wrapped in
-      ``MMDistributedDataParallel`` with ``device_ids=None``, so
-      ``tools/dist_train.sh CFG 2`` trains with two CPU processes.
+      ``MMDistributedDataParallel`` with ``device_ids=None``, after SyncBN
+      layers (which mmyolo's detectors create under DDP and which PyTorch only
+      runs on GPUs) are reverted to BN, so ``tools/dist_train.sh CFG 2``
+      trains with two CPU processes.
     - **Scoped collate functions**: ``collate_fn`` dicts carrying ``_scope_``
       (inherited from another package's base config) are resolved in that
       scope instead of crashing (on every device).
@@ -119,6 +122,10 @@ class MMIOCRunner(Runner):
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module) -> torch.nn.Module:
         if self.distributed and get_device() == 'cpu':
+            # mmyolo's YOLODetector converts BN to SyncBN whenever the world
+            # size is > 1, and PyTorch's SyncBN only runs on GPUs: on CPU each
+            # process keeps its own batch statistics, as plain BN under DDP.
+            model = revert_sync_batchnorm(model)
             if model_wrapper_cfg is None:
                 model_wrapper_cfg = dict(
                     type='MMDistributedDataParallel',
