@@ -1,0 +1,1 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
