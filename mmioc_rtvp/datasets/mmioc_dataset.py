@@ -2,13 +2,21 @@
 import colorsys
 import logging
 import os.path as osp
-from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from collections.abc import Sequence as SequenceABC
+from typing import (Any, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
+import numpy as np
+from mmengine.dataset import force_full_init
+from mmengine.fileio import get_local_path
 from mmengine.logging import print_log
 from mmyolo.datasets import YOLOv5CocoDataset
 
-from mmioc_rtvp.registry import DATASETS
+from mmioc_rtvp.registry import DATASETS, TASK_UTILS
+from .compact_annotations import (CompactAnnotations, JsonArraySpan,
+                                  JsonSyntaxError, build_compact_annotations,
+                                  close_buffer, close_members, open_buffer,
+                                  scan_json_object)
 from .file_utils import check_dir, check_file, load_json
 
 
@@ -49,10 +57,21 @@ class MMIOCDataset(YOLOv5CocoDataset):
     with a non-positive area or with a side under one pixel are skipped;
     ``iscrowd`` boxes get ``ignore_flag=1``.
 
-    The annotation file is parsed once with plain dictionaries (``orjson``
-    when installed), not with ``pycocotools``, so that MMIOC-1M loads in
-    reasonable time; ``serialize_data=True`` (the default) shares one
-    compact copy of the data list between data-loader workers.
+    Scale (MMIOC-1M: 1M images, 3M boxes): the dataset keeps no list of
+    per-image dicts. The annotation file is memory-mapped, its ``images`` and
+    ``annotations`` are parsed with ``orjson`` a chunk at a time (see
+    :mod:`~mmioc_rtvp.datasets.compact_annotations`) into plain numpy arrays
+    (image ids, file names as one byte blob, sizes, scenes, per-image offsets
+    into ``(R, 4)`` float32 boxes, labels and ignore flags), and
+    :meth:`get_data_info` builds the per-image dict on demand. The bbox
+    values are therefore float32-exact (what ``LoadAnnotations`` turns them
+    into anyway). Data-loader workers forked from the main process share the
+    arrays' pages copy-on-write: reading them writes no reference count into
+    the shared pages (which is what makes forked workers copy a list of
+    dicts), so ``N`` workers hold one copy. ``serialize_data`` (mmengine's
+    pickle-per-sample alternative) is accepted for config compatibility and
+    has no effect; :attr:`data_list` is a read-only view that builds the data
+    infos on access.
 
     Args:
         *args: Positional arguments of
@@ -90,19 +109,27 @@ class MMIOCDataset(YOLOv5CocoDataset):
                  data_prefix: dict = dict(img='images/'),
                  lazy_init: bool = False,
                  **kwargs) -> None:
-        # The base classes only set attributes and join paths when
+        self._annotations: Optional[CompactAnnotations] = None
+        # image index (file order) and batch shape of every sample
+        self._sample_images = np.zeros(0, dtype=np.int64)
+        self._sample_batch_shapes: Optional[np.ndarray] = None
+        # the base classes only set attributes and join paths when
         # ``lazy_init`` is True; the metainfo is then completed from the
-        # annotation file before the data list is loaded.
+        # annotation file before the arrays are built.
         super().__init__(
             *args, data_prefix=data_prefix, lazy_init=True, **kwargs)
+        if self.proposal_file is not None:
+            raise ValueError('MMIOCDataset does not support proposal_file')
         self._check_paths()
-        annotations = self._read_ann_file()
+        members = self._read_ann_file()
         self._metainfo = self._metainfo_from_categories(
-            annotations.get('categories'), self._metainfo)
-        # keep the parsed file for the imminent full_init only
-        self._raw_annotations: Optional[dict] = None
-        if not lazy_init:
-            self._raw_annotations = annotations
+            members.get('categories'), self._metainfo)
+        # keep the scanned file for the imminent full_init only
+        self._members: Optional[dict] = None
+        if lazy_init:
+            close_members(members)
+        else:
+            self._members = members
             self.full_init()
 
     # ------------------------------------------------------------------
@@ -122,7 +149,18 @@ class MMIOCDataset(YOLOv5CocoDataset):
         check_dir(self.data_prefix['img'], 'MMIOC image directory')
 
     def _read_ann_file(self) -> dict:
-        """Parse the annotation file into a dict."""
+        """The top-level members of the annotation file; ``images`` and
+        ``annotations`` are left unparsed (:class:`JsonArraySpan` over a
+        memory map of the file)."""
+        with get_local_path(
+                self.ann_file, backend_args=self.backend_args) as local_path:
+            buffer = open_buffer(local_path)
+        try:
+            return scan_json_object(buffer, self.ann_file)
+        except JsonSyntaxError:
+            pass
+        close_buffer(buffer)
+        # not an object or malformed: the full parser names the problem
         annotations = load_json(self.ann_file, 'MMIOC annotation file',
                                 self.backend_args)
         if not isinstance(annotations, dict):
@@ -223,148 +261,263 @@ class MMIOCDataset(YOLOv5CocoDataset):
         return metainfo
 
     # ------------------------------------------------------------------
-    # data list
+    # compact data list
     # ------------------------------------------------------------------
-    def load_data_list(self) -> List[dict]:
-        """Load the data list from :attr:`ann_file`.
+    def full_init(self) -> None:
+        """Load the annotations as compact arrays, then apply the batch
+        shapes, ``filter_cfg`` and ``indices`` (in MMYOLO's order)."""
+        if self._fully_initialized:
+            return
+        members = self._members
+        self._members = None
+        if members is None:
+            members = self._read_ann_file()
+        try:
+            self._annotations = self._build_annotations(members)
+        finally:
+            close_members(members)
+        del members
+        self._sample_images = np.arange(
+            self._annotations.num_images, dtype=np.int64)
+        self._sample_batch_shapes = None
+        if self.batch_shapes_cfg:
+            self._apply_batch_shapes()
+        self._take(self.filter_data())
+        if self._indices is not None:
+            self._take(self._subset_positions(self._indices))
+        self._fully_initialized = True
 
-        Returns:
-            list[dict]: One dict per image with ``img_path``, ``img_id``,
-            ``seg_map_path``, ``height``, ``width``, ``instances`` (each with
-            ``bbox`` as ``[x1, y1, x2, y2]``, ``bbox_label`` and
-            ``ignore_flag``) and ``scene`` when the image record has one.
-        """
-        annotations = self._raw_annotations
-        self._raw_annotations = None
-        if annotations is None:
-            annotations = self._read_ann_file()
+    def _build_annotations(self, members: dict) -> CompactAnnotations:
+        """The compact arrays of the selected classes."""
         ann_file = self.ann_file
-        images = annotations.get('images')
-        if not isinstance(images, list):
+        images = members.get('images')
+        if not isinstance(images, (list, JsonArraySpan)):
             raise ValueError(f"{ann_file}: 'images' must be a list")
-        boxes = annotations.get('annotations', [])
-        if not isinstance(boxes, list):
+        boxes = members.get('annotations', [])
+        if not isinstance(boxes, (list, JsonArraySpan)):
             raise ValueError(f"{ann_file}: 'annotations' must be a list")
+        labels = [self.cat2label.get(c, -1) for c in self.all_cat_ids]
+        try:
+            return build_compact_annotations(images, boxes, self.all_cat_ids,
+                                             labels, ann_file)
+        except JsonSyntaxError as err:
+            raise ValueError(f'MMIOC annotation file {ann_file} is not valid '
+                             f'JSON: {err}') from None
 
-        known_cat_ids = set(self.all_cat_ids)
-        anns_by_image: Dict[Any, List[dict]] = defaultdict(list)
-        ann_ids = set()
-        for i, ann in enumerate(boxes):
-            if not isinstance(ann, dict):
-                raise ValueError(f'{ann_file}: annotations[{i}] is not a JSON '
-                                 'object')
-            ann_id = ann.get('id', f'#{i} (no id)')
-            for key in ('image_id', 'category_id', 'bbox'):
-                if key not in ann:
-                    raise ValueError(f'{ann_file}: annotation id {ann_id} '
-                                     f"has no '{key}'")
-            if 'id' in ann:
-                if ann_id in ann_ids:
-                    raise ValueError(f'{ann_file}: duplicate annotation id '
-                                     f'{ann_id}')
-                ann_ids.add(ann_id)
-            if ann['category_id'] not in known_cat_ids:
-                raise ValueError(f'{ann_file}: annotation id {ann_id} has '
-                                 f"category_id {ann['category_id']}, which "
-                                 "is not in 'categories'")
-            bbox = ann['bbox']
-            if not isinstance(bbox, list) or len(bbox) != 4:
-                raise ValueError(f'{ann_file}: annotation id {ann_id}: bbox '
-                                 f'must be [x, y, w, h], got {bbox!r}')
-            anns_by_image[ann['image_id']].append(ann)
-        del ann_ids
+    def _apply_batch_shapes(self) -> None:
+        """Run ``batch_shapes_cfg``'s policy (MMYOLO's ``BatchShapePolicy``)
+        on light ``width``/``height`` dicts; keep its order and the
+        ``batch_shape`` it gives every image."""
+        policy = TASK_UTILS.build(self.batch_shapes_cfg)
+        ann = self._annotations
+        infos = [
+            dict(width=w, height=h, image_index=i) for i, (w, h) in enumerate(
+                zip(ann.widths.tolist(), ann.heights.tolist()))
+        ]
+        infos = policy(infos)
+        self._sample_images = np.array([i['image_index'] for i in infos],
+                                       dtype=np.int64).reshape(-1)
+        self._sample_batch_shapes = np.array([i['batch_shape'] for i in infos],
+                                             dtype=np.int64).reshape(-1, 2)
 
-        data_list = []
-        img_ids = set()
-        for i, img in enumerate(images):
-            if not isinstance(img, dict):
-                raise ValueError(f'{ann_file}: images[{i}] is not a JSON '
-                                 'object')
-            img_id = img.get('id', f'#{i} (no id)')
-            for key in ('id', 'file_name', 'width', 'height'):
-                if key not in img:
-                    raise ValueError(f'{ann_file}: image id {img_id} has no '
-                                     f"'{key}'")
-            if img_id in img_ids:
-                raise ValueError(f'{ann_file}: duplicate image id {img_id}')
-            img_ids.add(img_id)
-            data_list.append(
-                self.parse_data_info(
-                    dict(
-                        raw_img_info=img,
-                        raw_ann_info=anns_by_image.get(img_id, []))))
-        orphans = anns_by_image.keys() - img_ids
-        if orphans:
-            image_id = next(iter(orphans))
-            raise ValueError(f'{ann_file}: annotation id '
-                             f"{anns_by_image[image_id][0].get('id')} refers "
-                             f'to image id {image_id}, which is not in '
-                             "'images'")
-        return data_list
+    def _take(self, positions: np.ndarray) -> None:
+        """Keep the samples at ``positions`` (in that order)."""
+        self._sample_images = self._sample_images[positions]
+        if self._sample_batch_shapes is not None:
+            self._sample_batch_shapes = self._sample_batch_shapes[positions]
 
-    def parse_data_info(self, raw_data_info: dict) -> dict:
-        """Turn one image record and its annotations into a data info.
+    def _subset_positions(self, indices: Union[int,
+                                               Sequence[int]]) -> np.ndarray:
+        """The sample positions that ``indices`` selects (the semantics of
+        ``BaseDataset.get_subset``: an int takes the first or last samples,
+        a sequence the listed ones)."""
+        num = len(self._sample_images)
+        if isinstance(indices, int):
+            everything = np.arange(num, dtype=np.int64)
+            return everything[:indices] if indices >= 0 \
+                else everything[indices:]
+        if isinstance(indices, Sequence):
+            positions = np.array(list(indices), dtype=np.int64).reshape(-1)
+            bad = (positions < -num) | (positions >= num)
+            if bad.any():
+                raise IndexError(f'{type(self).__name__}: index '
+                                 f'{int(positions[bad][0])} out of range for '
+                                 f'{num} samples')
+            return positions % max(num, 1)
+        raise TypeError('indices should be a int or sequence of int, but got '
+                        f'{type(indices)}')
 
-        Args:
-            raw_data_info (dict): ``raw_img_info`` (the image record) and
-                ``raw_ann_info`` (its annotation records).
-
-        Returns:
-            dict: The data info (see :meth:`load_data_list`).
-        """
-        img = raw_data_info['raw_img_info']
-        width, height = img['width'], img['height']
-        data_info = dict(
-            img_path=osp.join(self.data_prefix['img'], img['file_name']),
-            img_id=img['id'],
-            seg_map_path=None,
-            height=height,
-            width=width)
-        if 'scene' in img:
-            data_info['scene'] = img['scene']
-        if self.return_classes:
-            data_info['text'] = self._metainfo['classes']
-            data_info['caption_prompt'] = self.caption_prompt
-            data_info['custom_entities'] = True
-
-        instances = []
-        for ann in raw_data_info['raw_ann_info']:
-            label = self.cat2label.get(ann['category_id'])
-            if label is None or ann.get('ignore', False):
-                continue
-            x1, y1, w, h = ann['bbox']
-            inter_w = max(0, min(x1 + w, width) - max(x1, 0))
-            inter_h = max(0, min(y1 + h, height) - max(y1, 0))
-            area = ann.get('area', w * h)
-            if inter_w * inter_h == 0 or area <= 0 or w < 1 or h < 1:
-                continue
-            instances.append(
-                dict(
-                    bbox=[x1, y1, x1 + w, y1 + h],
-                    bbox_label=label,
-                    ignore_flag=1 if ann.get('iscrowd', False) else 0))
-        data_info['instances'] = instances
-        return data_info
-
-    def filter_data(self) -> List[dict]:
-        """Filter the data list according to ``filter_cfg``.
+    def filter_data(self) -> np.ndarray:
+        """Filter the samples according to ``filter_cfg``.
 
         ``filter_empty_gt=True`` drops images without a valid box of the
         selected classes; ``min_size`` drops images whose shorter side is
         smaller. Nothing is filtered in test mode.
 
         Returns:
-            list[dict]: The kept data infos.
+            np.ndarray: ``(S,)`` int64 positions of the kept samples (unlike
+            ``BaseDataset.filter_data``, which returns data infos).
         """
+        images = self._sample_images
         if self.test_mode or self.filter_cfg is None:
-            return self.data_list
-        filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
-        min_size = self.filter_cfg.get('min_size', 0)
-        return [
-            info for info in self.data_list
-            if (info['instances'] or not filter_empty_gt)
-            and min(info['width'], info['height']) >= min_size
+            return np.arange(len(images), dtype=np.int64)
+        ann = self._annotations
+        keep = np.minimum(ann.widths[images],
+                          ann.heights[images]) >= self.filter_cfg.get(
+                              'min_size', 0)
+        if self.filter_cfg.get('filter_empty_gt', False):
+            keep &= ann.num_instances()[images] > 0
+        return np.flatnonzero(keep)
+
+    def _image_info(self, image: int) -> dict:
+        """The data info of image ``image`` (file order)."""
+        ann = self._annotations
+        data_info = dict(
+            img_path=osp.join(self.data_prefix['img'], ann.file_name(image)),
+            img_id=int(ann.img_ids[image]),
+            seg_map_path=None,
+            height=ann.heights[image].item(),
+            width=ann.widths[image].item())
+        scene = int(ann.scene_codes[image])
+        if scene >= 0:
+            data_info['scene'] = ann.scene_values[scene]
+        if self.return_classes:
+            data_info['text'] = self._metainfo['classes']
+            data_info['caption_prompt'] = self.caption_prompt
+            data_info['custom_entities'] = True
+        start, end = ann.inst_offsets[image:image + 2].tolist()
+        data_info['instances'] = [
+            dict(bbox=bbox, bbox_label=label, ignore_flag=flag)
+            for bbox, label, flag in
+            zip(ann.bboxes[start:end].tolist(), ann.labels[start:end].tolist(),
+                ann.ignore_flags[start:end].tolist())
         ]
+        return data_info
+
+    def _data_info(self, idx: int) -> dict:
+        """The data info of sample ``idx``, without ``sample_idx``."""
+        num = len(self._sample_images)
+        if not -num <= idx < num:
+            raise IndexError(f'{type(self).__name__}: index {idx} out of '
+                             f'range for {num} samples')
+        data_info = self._image_info(int(self._sample_images[idx]))
+        if self._sample_batch_shapes is not None:
+            data_info['batch_shape'] = self._sample_batch_shapes[idx].copy()
+        return data_info
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """Build the data info of sample ``idx`` from the arrays.
+
+        Args:
+            idx (int): Sample index (negative counts from the end).
+
+        Returns:
+            dict: ``img_path``, ``img_id``, ``seg_map_path`` (None),
+            ``height``, ``width``, ``scene`` (when the image record has one),
+            ``instances`` (each with ``bbox`` as ``[x1, y1, x2, y2]``,
+            ``bbox_label`` and ``ignore_flag``), ``batch_shape`` (with
+            ``batch_shapes_cfg``) and ``sample_idx``; a fresh dict that the
+            pipeline may modify.
+        """
+        data_info = self._data_info(idx)
+        data_info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        return data_info
+
+    @force_full_init
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """The labels of the instances of sample ``idx``.
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            list[int]: One label per instance (crowd ones included).
+        """
+        image = int(self._sample_images[idx])
+        start, end = self._annotations.inst_offsets[image:image + 2].tolist()
+        return self._annotations.labels[start:end].tolist()
+
+    @force_full_init
+    def __len__(self) -> int:
+        return len(self._sample_images)
+
+    @property
+    def data_list(self) -> Sequence[dict]:
+        """Sequence[dict]: A read-only view building the data infos (without
+        ``sample_idx``) on access; empty before the full initialisation."""
+        if getattr(self, '_annotations', None) is None:
+            return []
+        return _DataInfoView(self)
+
+    @data_list.setter
+    def data_list(self, value: Sequence[dict]) -> None:
+        # ``BaseDataset.__init__`` sets an empty placeholder
+        if len(value):
+            raise AttributeError(f'{type(self).__name__}.data_list is a '
+                                 'read-only view of its compact arrays')
+
+    def load_data_list(self) -> List[dict]:
+        """Every image's data info, in file order, before filtering.
+
+        Only for compatibility: :meth:`full_init` does not call it, and the
+        list costs about 1 kB per image (GBs at MMIOC-1M scale).
+
+        Returns:
+            list[dict]: One dict per image (see :meth:`get_data_info`).
+        """
+        self.full_init()
+        return [
+            self._image_info(i) for i in range(self._annotations.num_images)
+        ]
+
+    @force_full_init
+    def get_subset_(self, indices: Union[int, Sequence[int]]) -> None:
+        """Keep the samples ``indices`` selects (in place).
+
+        Args:
+            indices (int | Sequence[int]): The first (``n >= 0``) or last
+                (``n < 0``) samples, or the listed ones.
+        """
+        self._take(self._subset_positions(indices))
+
+    @force_full_init
+    def get_subset(self, indices: Union[int, Sequence[int]]) -> 'MMIOCDataset':
+        """A copy with the samples ``indices`` selects; the annotation
+        arrays are shared, not copied.
+
+        Args:
+            indices (int | Sequence[int]): See :meth:`get_subset_`.
+
+        Returns:
+            MMIOCDataset: The subset.
+        """
+        subset = self._copy_without_annotation(
+            {id(self._annotations): self._annotations})
+        subset.get_subset_(indices)
+        return subset
+
+
+class _DataInfoView(SequenceABC):
+    """``MMIOCDataset.data_list``: data infos built on access."""
+
+    def __init__(self, dataset: MMIOCDataset) -> None:
+        self._dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self._dataset._sample_images)
+
+    def __getitem__(self, idx: Union[int, slice]) -> Any:
+        if isinstance(idx, slice):
+            return [
+                self._dataset._data_info(i)
+                for i in range(*idx.indices(len(self)))
+            ]
+        return self._dataset._data_info(idx)
+
+    def __iter__(self) -> Iterator[dict]:
+        for i in range(len(self)):
+            yield self._dataset._data_info(i)
 
 
 def make_palette(num_classes: int) -> List[Tuple[int, int, int]]:
