@@ -7,7 +7,6 @@ pointed at a small generated MMIOC-mini, which has the same format.
 """
 import copy
 import glob
-import os
 import os.path as osp
 
 import pytest
