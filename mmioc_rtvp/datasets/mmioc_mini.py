@@ -9,6 +9,15 @@ Every image carries the defects of exactly one class (1-4 instances), or none
 at all (about 5 % defect-free images). Boxes are the tight bounds of the drawn
 defect masks.
 
+Two difficulty knobs act on every defect: ``contrast`` multiplies each
+material's ``defect_gain`` (capped at 1.0) and ``defect_scale`` multiplies the
+linear size of every defect shape (lengths, radii, stroke widths, blurs).
+Version 1.2.0 defaults to :data:`DEFAULT_CONTRAST` and
+:data:`DEFAULT_DEFECT_SCALE`, so that a small detector trained from scratch on
+2 CPU cores learns the closed split; ``contrast=1, defect_scale=1`` reproduces
+the 1.1.0 dataset exactly (same pixels, same boxes), whose tiny low-contrast
+defects no model learned in that budget.
+
 The dataset is deterministic: one seed fixes the plan (class, size and
 instance count of every image), every image's pixels and the splits. It is the
 embedded default of the demo and of the tests; see
@@ -35,7 +44,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-GENERATOR_VERSION = '1.1.0'
+GENERATOR_VERSION = '1.2.0'
+# Difficulty of the default dataset (1.0 and 1.0: the 1.1.0 dataset).
+DEFAULT_CONTRAST = 2.0
+DEFAULT_DEFECT_SCALE = 2.0
+# Accepted ranges of the difficulty knobs (inclusive).
+CONTRAST_RANGE = (0.1, 10.0)
+DEFECT_SCALE_RANGE = (0.5, 4.0)
 JPEG_QUALITY = 90
 DEFECT_FREE_FRACTION = 0.05
 # Probabilities of 1, 2, 3 and 4 defect instances in an image.
@@ -81,7 +96,8 @@ class MaterialSpec:
         phrase (str): Noun phrase used in the paraphrased prompts.
         defect_gain (float): Scales every defect's change of the pixels, so
             that defects stand out about as much from smooth textures (rock)
-            as from busy ones (gravel).
+            as from busy ones (gravel). The generator's ``contrast``
+            multiplies it (the product is capped at 1.0).
         tints (tuple): RGB gains applied to grey sources (one is drawn per
             image); empty for colour sources, which keep their colours.
     """
@@ -330,7 +346,7 @@ class DefectStamp:
 
     The defect changes a patch ``P`` of shape ``(h, w, 3)`` into
     ``P + g * alpha * (shade(P, fields) - P)``, ``g`` the material's
-    ``defect_gain``; pixels with ``alpha == 0`` are left untouched, so
+    ``defect_gain`` times the generator's ``contrast`` (at most 1); pixels with ``alpha == 0`` are left untouched, so
     ``alpha > 0`` is the defect mask.
 
     Args:
@@ -402,24 +418,42 @@ def _darken_or_lighten(rng: np.random.Generator, strength: float,
     return lambda p, f: p * (1 - strength)
 
 
-def make_spot(rng: np.random.Generator) -> DefectStamp:
-    """A small round dot (radius 1.2-4.5 px), mostly darker, low contrast."""
-    radius = rng.uniform(1.2, 4.5)
-    pad = int(np.ceil(radius)) + 2
+def _margin(pixels: int, scale: float) -> int:
+    """A free margin of ``pixels`` around a shape, grown with ``scale > 1``
+    (never shrunk: anti-aliasing needs the same pixels at any scale)."""
+    return int(np.ceil(pixels * max(scale, 1.0)))
+
+
+def make_spot(rng: np.random.Generator, scale: float = 1.0) -> DefectStamp:
+    """A small round dot (radius 1.2-4.5 px times ``scale``), mostly darker,
+    low contrast.
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor (radius and blur).
+    """
+    radius = rng.uniform(1.2, 4.5) * scale
+    pad = int(np.ceil(radius)) + _margin(2, scale)
     yy, xx = np.mgrid[-pad:pad + 1, -pad:pad + 1].astype(np.float32)
     off = rng.uniform(-0.5, 0.5, 2)
     dist = np.hypot(xx - off[0], yy - off[1])
     alpha = np.clip(radius + 0.5 - dist, 0, 1)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.4, 0.9))
+    alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.4, 0.9) * scale)
     shade = _darken_or_lighten(rng, rng.uniform(0.18, 0.4), p_light=0.25)
     return DefectStamp(alpha, shade)
 
 
-def make_hole(rng: np.random.Generator) -> DefectStamp:
-    """A dark ellipse (semi-axes 2.5-11 px) with a brighter raised rim."""
-    a = rng.uniform(2.5, 11.0)
+def make_hole(rng: np.random.Generator, scale: float = 1.0) -> DefectStamp:
+    """A dark ellipse (semi-axes 2.5-11 px times ``scale``) with a brighter
+    raised rim.
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor (axes and rim).
+    """
+    a = rng.uniform(2.5, 11.0) * scale
     b = a * rng.uniform(0.55, 1.0)
-    rim = rng.uniform(0.8, 2.2)
+    rim = rng.uniform(0.8, 2.2) * scale
     theta = rng.uniform(0, np.pi)
     pad = int(np.ceil(a + rim)) + 2
     yy, xx = np.mgrid[-pad:pad + 1, -pad:pad + 1].astype(np.float32)
@@ -455,10 +489,16 @@ _STAIN_COLOURS = np.array(
     np.float32)
 
 
-def make_stain(rng: np.random.Generator) -> DefectStamp:
-    """A blurred irregular blob (5-22 px radius) with a colour cast."""
-    radius = rng.uniform(5.0, 22.0)
-    pad = int(np.ceil(1.7 * radius)) + 8
+def make_stain(rng: np.random.Generator, scale: float = 1.0) -> DefectStamp:
+    """A blurred irregular blob (5-22 px radius times ``scale``) with a
+    colour cast.
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor (radius and blur).
+    """
+    radius = rng.uniform(5.0, 22.0) * scale
+    pad = int(np.ceil(1.7 * radius)) + _margin(8, scale)
     yy, xx = np.mgrid[-pad:pad + 1, -pad:pad + 1].astype(np.float32)
     blob = np.zeros_like(xx)
     for _ in range(rng.integers(3, 7)):
@@ -468,7 +508,7 @@ def make_stain(rng: np.random.Generator) -> DefectStamp:
                                                (2 * sigma**2))
     blob /= blob.max()
     shape = (blob > rng.uniform(0.35, 0.55)).astype(np.float32)
-    alpha = cv2.GaussianBlur(shape, (0, 0), rng.uniform(1.0, 2.5))
+    alpha = cv2.GaussianBlur(shape, (0, 0), rng.uniform(1.0, 2.5) * scale)
     # Drop the faintest fringe of the blur so the box hugs the visible stain.
     alpha = np.clip((alpha - 0.15) / 0.85, 0, 1)
     colour = _STAIN_COLOURS[rng.integers(len(_STAIN_COLOURS))]
@@ -477,10 +517,17 @@ def make_stain(rng: np.random.Generator) -> DefectStamp:
     return DefectStamp(alpha, lambda p, f: p * gains)
 
 
-def make_scratch(rng: np.random.Generator) -> DefectStamp:
-    """A thin (0.7-1.8 px) long (16-80 px) curved line fading at its ends."""
-    length = rng.uniform(16.0, 80.0)
-    width = rng.uniform(0.7, 1.8)
+def make_scratch(rng: np.random.Generator,
+                 scale: float = 1.0) -> DefectStamp:
+    """A thin (0.7-1.8 px) long (16-80 px) curved line fading at its ends
+    (width and length times ``scale``).
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor (length, width and bend).
+    """
+    length = rng.uniform(16.0, 80.0) * scale
+    width = rng.uniform(0.7, 1.8) * scale
     bend = rng.uniform(-0.25, 0.25) * length
     theta = rng.uniform(0, np.pi)
     t = np.linspace(0, 1, max(int(length / 2), 8))[:, None]
@@ -490,7 +537,7 @@ def make_scratch(rng: np.random.Generator) -> DefectStamp:
     curve = (1 - t)**2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
     rot = np.array([[np.cos(theta), -np.sin(theta)],
                     [np.sin(theta), np.cos(theta)]])
-    pts, h, w = _patch_size(curve @ rot.T, pad=3)
+    pts, h, w = _patch_size(curve @ rot.T, pad=_margin(3, scale))
     cpts = _to_canvas(pts)
     # Intensity along the scratch: faint at both ends.
     level = np.sin(np.pi * (t[:-1, 0] + t[1:, 0]) / 2)**0.5
@@ -508,16 +555,19 @@ def make_scratch(rng: np.random.Generator) -> DefectStamp:
     return DefectStamp(alpha, shade)
 
 
-def _jagged_walk(rng: np.random.Generator, start: np.ndarray, heading: float,
-                 length: float) -> np.ndarray:
-    """A polyline of 1.5-3.5 px steps whose direction jitters around
-    ``heading``."""
+def _jagged_walk(rng: np.random.Generator,
+                 start: np.ndarray,
+                 heading: float,
+                 length: float,
+                 scale: float = 1.0) -> np.ndarray:
+    """A polyline of 1.5-3.5 px steps (times ``scale``) whose direction
+    jitters around ``heading``."""
     pts = [start]
     travelled, direction = 0.0, heading
     while travelled < length:
         direction = heading + np.clip(
             direction - heading + rng.normal(0, 0.45), -0.9, 0.9)
-        step = rng.uniform(1.5, 3.5)
+        step = rng.uniform(1.5, 3.5) * scale
         pts.append(
             pts[-1] + step *
             np.array([np.cos(direction), np.sin(direction)]))
@@ -525,12 +575,18 @@ def _jagged_walk(rng: np.random.Generator, start: np.ndarray, heading: float,
     return np.asarray(pts)
 
 
-def make_crack(rng: np.random.Generator) -> DefectStamp:
-    """A jagged polyline (18-75 px) with 1-3 thinner branches, darker."""
-    length = rng.uniform(18.0, 75.0)
+def make_crack(rng: np.random.Generator, scale: float = 1.0) -> DefectStamp:
+    """A jagged polyline (18-75 px) with 1-3 thinner branches, darker
+    (lengths, steps and widths times ``scale``).
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor.
+    """
+    length = rng.uniform(18.0, 75.0) * scale
     heading = rng.uniform(0, 2 * np.pi)
-    trunk = _jagged_walk(rng, np.zeros(2), heading, length)
-    width0 = rng.uniform(1.0, 2.2)
+    trunk = _jagged_walk(rng, np.zeros(2), heading, length, scale)
+    width0 = rng.uniform(1.0, 2.2) * scale
     paths = [(trunk, width0)]
     for _ in range(rng.integers(1, 4)):
         root = trunk[rng.integers(
@@ -539,8 +595,10 @@ def make_crack(rng: np.random.Generator) -> DefectStamp:
         turn = rng.choice([-1, 1]) * rng.uniform(0.5, 1.1)
         paths.append(
             (_jagged_walk(rng, root, heading + turn,
-                          rng.uniform(0.25, 0.55) * length), width0 * 0.7))
-    allpts, h, w = _patch_size(np.concatenate([p for p, _ in paths]), pad=3)
+                          rng.uniform(0.25, 0.55) * length,
+                          scale), width0 * 0.7))
+    allpts, h, w = _patch_size(
+        np.concatenate([p for p, _ in paths]), pad=_margin(3, scale))
     shift = allpts[0] - paths[0][0][0]
 
     def draw(canvas: np.ndarray) -> None:
@@ -559,18 +617,24 @@ def make_crack(rng: np.random.Generator) -> DefectStamp:
     return DefectStamp(alpha, lambda p, f: p * (1 - strength))
 
 
-def make_missing_part(rng: np.random.Generator) -> DefectStamp:
-    """A polygon (5-9 vertices, radius 5-19 px) of flat background colour.
+def make_missing_part(rng: np.random.Generator,
+                      scale: float = 1.0) -> DefectStamp:
+    """A polygon (5-9 vertices, radius 5-19 px times ``scale``) of flat
+    background colour.
 
     The colour is the local mean of the texture, darker or lighter, plus
     sensor noise; the texture inside the polygon is gone.
+
+    Args:
+        rng (np.random.Generator): Random stream.
+        scale (float): Linear size factor (radius).
     """
-    radius = rng.uniform(5.0, 19.0)
+    radius = rng.uniform(5.0, 19.0) * scale
     n = int(rng.integers(5, 10))
     angles = np.sort(rng.uniform(0, 2 * np.pi, n))
     radii = radius * rng.uniform(0.55, 1.0, n)
     poly = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
-    pts, h, w = _patch_size(poly, pad=2)
+    pts, h, w = _patch_size(poly, pad=_margin(2, scale))
     cpts = _to_canvas(pts)
 
     def draw(canvas: np.ndarray) -> None:
@@ -593,7 +657,9 @@ def make_missing_part(rng: np.random.Generator) -> DefectStamp:
     return DefectStamp(alpha, shade)
 
 
-DEFECT_MAKERS: Dict[str, Callable[[np.random.Generator], DefectStamp]] = {
+# Defect type -> maker(rng, scale).
+DEFECT_MAKERS: Dict[str, Callable[[np.random.Generator, float],
+                                  DefectStamp]] = {
     'scratch': make_scratch,
     'hole': make_hole,
     'stain': make_stain,
@@ -644,13 +710,19 @@ def render_image(rng: np.random.Generator,
                  height: int,
                  width: int,
                  num_instances: int = 1,
-                 max_tries: int = 30) -> RenderedImage:
+                 max_tries: int = 30,
+                 contrast: float = 1.0,
+                 defect_scale: float = 1.0) -> RenderedImage:
     """Draw ``num_instances`` defects of one type on a texture.
 
     Instances never share pixels: each box keeps :data:`BOX_MARGIN` pixels
     free around it. An instance that finds no free place in ``max_tries``
-    draws is dropped, but the first one always fits (defects are far smaller
-    than the image).
+    draws is dropped, but the first one always fits when defects are far
+    smaller than the image (any ``defect_scale`` up to 2 on 256 px images).
+
+    The knobs consume no random numbers: ``contrast`` leaves every draw as it
+    is (only the pixel change is scaled), and the defaults (1.0, 1.0) give
+    the 1.1.0 rendering bit for bit.
 
     Args:
         rng (np.random.Generator): Random stream.
@@ -661,6 +733,10 @@ def render_image(rng: np.random.Generator,
         width (int): Image width.
         num_instances (int): Requested number of instances.
         max_tries (int): Placement attempts per instance.
+        contrast (float): Multiplies the material's ``defect_gain``; the
+            product is capped at 1.0 (see :data:`CONTRAST_RANGE`).
+        defect_scale (float): Linear size factor of every defect shape (see
+            :data:`DEFECT_SCALE_RANGE`).
 
     Returns:
         RenderedImage: The image, the clean texture, masks and boxes.
@@ -669,14 +745,15 @@ def render_image(rng: np.random.Generator,
         raise KeyError(f'render_image: unknown material {material!r}')
     if defect is not None and defect not in DEFECT_MAKERS:
         raise KeyError(f'render_image: unknown defect {defect!r}')
+    check_difficulty(contrast, defect_scale)
     clean = sample_texture(rng, material, height, width)
-    gain = MATERIALS[material].defect_gain
+    gain = min(1.0, MATERIALS[material].defect_gain * contrast)
     canvas = clean.copy()
     occupied = np.zeros((height, width), bool)
     masks, bboxes = [], []
     for _ in range(num_instances if defect is not None else 0):
         for _ in range(max_tries):
-            stamp = DEFECT_MAKERS[defect](rng).cropped()
+            stamp = DEFECT_MAKERS[defect](rng, defect_scale).cropped()
             h, w = stamp.alpha.shape
             if h == 0 or h > height or w > width:
                 continue
@@ -735,8 +812,26 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
         np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
-def check_params(num_images: int, min_size: int, max_size: int,
-                 closed_ratio: float, seed: int) -> None:
+def check_difficulty(contrast: float, defect_scale: float) -> None:
+    """Raise ValueError (one line) on difficulty knobs out of range."""
+    for name, value, (lo, hi) in (('contrast', contrast, CONTRAST_RANGE),
+                                  ('defect_scale', defect_scale,
+                                   DEFECT_SCALE_RANGE)):
+        if (isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer,
+                                          np.floating))
+                or not lo <= float(value) <= hi):
+            raise ValueError(f'MMIOC-mini: {name} must be a number in '
+                             f'[{lo:g}, {hi:g}], got {value!r}')
+
+
+def check_params(num_images: int,
+                 min_size: int,
+                 max_size: int,
+                 closed_ratio: float,
+                 seed: int,
+                 contrast: float = DEFAULT_CONTRAST,
+                 defect_scale: float = DEFAULT_DEFECT_SCALE) -> None:
     """Raise ValueError (one line) on bad generator parameters."""
     min_images = 2 * len(_CLASS_TABLE) + 2
     if not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -750,6 +845,7 @@ def check_params(num_images: int, min_size: int, max_size: int,
     if not 0 < closed_ratio < 1:
         raise ValueError('MMIOC-mini: closed_ratio must be in (0, 1), got '
                          f'{closed_ratio}')
+    check_difficulty(contrast, defect_scale)
 
 
 def plan_mmioc_mini(seed: int, num_images: int, min_size: int,
@@ -795,13 +891,24 @@ def plan_mmioc_mini(seed: int, num_images: int, min_size: int,
     return plans
 
 
-def render_planned_image(seed: int, plan: ImagePlan) -> RenderedImage:
-    """Render the image a plan describes (what the generator writes)."""
+def render_planned_image(
+        seed: int,
+        plan: ImagePlan,
+        contrast: float = DEFAULT_CONTRAST,
+        defect_scale: float = DEFAULT_DEFECT_SCALE) -> RenderedImage:
+    """Render the image a plan describes (what the generator writes with
+    these difficulty knobs; see :func:`render_image`)."""
     classes = {c.id: c for c in mmioc_mini_classes()}
     defect = None if plan.class_id is None else classes[plan.class_id].defect
     return render_image(
-        _rng(seed, _IMAGE_KEY, plan.index), plan.material, defect, plan.height,
-        plan.width, plan.num_instances)
+        _rng(seed, _IMAGE_KEY, plan.index),
+        plan.material,
+        defect,
+        plan.height,
+        plan.width,
+        plan.num_instances,
+        contrast=contrast,
+        defect_scale=defect_scale)
 
 
 # ---------------------------------------------------------------------------
@@ -865,13 +972,16 @@ def _write_json(path: str, obj) -> None:
 
 
 def _params(seed: int, num_images: int, min_size: int, max_size: int,
-            closed_ratio: float) -> dict:
+            closed_ratio: float, contrast: float,
+            defect_scale: float) -> dict:
     return dict(
         seed=int(seed),
         num_images=int(num_images),
         min_size=int(min_size),
         max_size=int(max_size),
         closed_ratio=float(closed_ratio),
+        contrast=float(contrast),
+        defect_scale=float(defect_scale),
         jpeg_quality=JPEG_QUALITY)
 
 
@@ -881,8 +991,14 @@ def expected_files() -> List[str]:
             [f'texts/{t}' for t in TEXT_FILES.values()])
 
 
-def is_up_to_date(out_dir: str, seed: int, num_images: int, min_size: int,
-                  max_size: int, closed_ratio: float) -> bool:
+def is_up_to_date(out_dir: str,
+                  seed: int,
+                  num_images: int,
+                  min_size: int,
+                  max_size: int,
+                  closed_ratio: float,
+                  contrast: float = DEFAULT_CONTRAST,
+                  defect_scale: float = DEFAULT_DEFECT_SCALE) -> bool:
     """Whether ``out_dir`` holds a complete dataset made with these
     parameters by this generator version."""
     meta_path = osp.join(out_dir, 'meta.json')
@@ -892,8 +1008,9 @@ def is_up_to_date(out_dir: str, seed: int, num_images: int, min_size: int,
     except (OSError, ValueError):
         return False
     if (meta.get('generator_version') != GENERATOR_VERSION
-            or meta.get('params') != _params(seed, num_images, min_size,
-                                             max_size, closed_ratio)):
+            or meta.get('params') != _params(
+                seed, num_images, min_size, max_size, closed_ratio, contrast,
+                defect_scale)):
         return False
     if not all(osp.isfile(osp.join(out_dir, p)) for p in expected_files()):
         return False
@@ -905,7 +1022,8 @@ def is_up_to_date(out_dir: str, seed: int, num_images: int, min_size: int,
 
 
 def _write_dataset(out_dir: str, seed: int, plans: Sequence[ImagePlan],
-                   closed_ratio: float, params: dict, progress: bool) -> dict:
+                   closed_ratio: float, params: dict, contrast: float,
+                   defect_scale: float, progress: bool) -> dict:
     classes = mmioc_mini_classes()
     by_id = {c.id: c for c in classes}
     os.makedirs(osp.join(out_dir, 'annotations'))
@@ -919,7 +1037,7 @@ def _write_dataset(out_dir: str, seed: int, plans: Sequence[ImagePlan],
         iterator = tqdm(plans, desc='MMIOC-mini', unit='img', leave=False)
     images, anns, ann_id = [], [], 0
     for plan in iterator:
-        rendered = render_planned_image(seed, plan)
+        rendered = render_planned_image(seed, plan, contrast, defect_scale)
         scene = MATERIALS[plan.material].scene
         file_name = f'{scene_slug(scene)}/{plan.image_id:06d}.jpg'
         ok, buf = cv2.imencode('.jpg',
@@ -1039,6 +1157,8 @@ def generate_mmioc_mini(out_dir: str = 'data/mmioc_mini',
                         min_size: int = 256,
                         max_size: int = 320,
                         closed_ratio: float = 0.7,
+                        contrast: float = DEFAULT_CONTRAST,
+                        defect_scale: float = DEFAULT_DEFECT_SCALE,
                         force: bool = False,
                         progress: bool = False) -> Tuple[dict, bool]:
     """Generate MMIOC-mini into ``out_dir`` unless it is up to date.
@@ -1054,6 +1174,10 @@ def generate_mmioc_mini(out_dir: str = 'data/mmioc_mini',
         min_size (int): Smallest image side (pixels).
         max_size (int): Largest image side (pixels).
         closed_ratio (float): Train share of each class in the closed split.
+        contrast (float): Multiplies every material's ``defect_gain`` (the
+            product is capped at 1.0). 1.0 with ``defect_scale=1.0``
+            reproduces the 1.1.0 dataset.
+        defect_scale (float): Linear size factor of every defect shape.
         force (bool): Regenerate even if up to date.
         progress (bool): Show a tqdm progress bar.
 
@@ -1061,10 +1185,12 @@ def generate_mmioc_mini(out_dir: str = 'data/mmioc_mini',
         tuple[dict, bool]: The dataset's meta (``meta.json``) and whether it
         was generated (False: an up-to-date copy was kept).
     """
-    check_params(num_images, min_size, max_size, closed_ratio, seed)
+    check_params(num_images, min_size, max_size, closed_ratio, seed,
+                 contrast, defect_scale)
     out_dir = osp.normpath(out_dir)
     if not force and is_up_to_date(out_dir, seed, num_images, min_size,
-                                   max_size, closed_ratio):
+                                   max_size, closed_ratio, contrast,
+                                   defect_scale):
         with open(osp.join(out_dir, 'meta.json'), encoding='utf-8') as f:
             return json.load(f), False
     if osp.exists(out_dir) and not (
@@ -1073,14 +1199,15 @@ def generate_mmioc_mini(out_dir: str = 'data/mmioc_mini',
         raise FileExistsError(
             f'MMIOC-mini: {out_dir} exists and is not an MMIOC-mini dataset '
             '(no meta.json); refusing to overwrite it')
-    params = _params(seed, num_images, min_size, max_size, closed_ratio)
+    params = _params(seed, num_images, min_size, max_size, closed_ratio,
+                     contrast, defect_scale)
     plans = plan_mmioc_mini(seed, num_images, min_size, max_size)
     tmp_dir = out_dir + '.partial'
     if osp.exists(tmp_dir):
         shutil.rmtree(tmp_dir)
     try:
         meta = _write_dataset(tmp_dir, seed, plans, closed_ratio, params,
-                              progress)
+                              contrast, defect_scale, progress)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
@@ -1095,9 +1222,14 @@ def format_summary(meta: dict) -> str:
     classes = meta['classes']
     seen = [c['name'] for c in classes if c['seen']]
     unseen = [c['name'] for c in classes if not c['seen']]
+    params = meta['params']
+    knobs = ''
+    if 'contrast' in params:
+        knobs = (f", contrast {params['contrast']:g}, defect scale "
+                 f"{params['defect_scale']:g}")
     lines = [
         f"MMIOC-mini v{meta['generator_version']} (seed "
-        f"{meta['params']['seed']}): {meta['num_images']} images "
+        f"{params['seed']}{knobs}): {meta['num_images']} images "
         f"({meta['num_defect_free_images']} defect-free), "
         f"{meta['num_instances']} instances, {len(classes)} classes in "
         f"{len({c['supercategory'] for c in classes})} supercategories / "

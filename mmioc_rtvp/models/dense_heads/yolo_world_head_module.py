@@ -153,13 +153,45 @@ class YOLOWorldHeadModule(YOLOv8HeadModule):
         Returns:
             tuple[Tensor]: see :meth:`forward`.
         """
-        cls_logit = cls_contrast(cls_pred(img_feat), txt_feat)
+        _, cls_logit = self.forward_class(img_feat, txt_feat, pad_mask,
+                                          cls_pred, cls_contrast)
+        return (cls_logit, ) + self.forward_box(img_feat, reg_pred)
+
+    def forward_class(self, img_feat: Tensor, txt_feat: Tensor,
+                      pad_mask: Tensor, cls_pred: nn.Module,
+                      cls_contrast: nn.Module) -> Tuple[Tensor, Tensor]:
+        """Class branch of one level.
+
+        Args:
+            img_feat (Tensor): (B, C, H, W).
+            txt_feat (Tensor): (B, K, D).
+            pad_mask (Tensor, optional): (B, K, 1, 1) True for padding.
+            cls_pred, cls_contrast (nn.Module): Level modules.
+
+        Returns:
+            tuple[Tensor, Tensor]: region embeddings (B, D, H, W) and class
+            logits (B, K, H, W).
+        """
+        embed = cls_pred(img_feat)
+        cls_logit = cls_contrast(embed, txt_feat)
         if pad_mask is not None:
             cls_logit = cls_logit.masked_fill(pad_mask, self.padding_logit)
-        # the box branch is YOLOv8's: reuse the parent's computation
-        box_outs = super().forward_single(img_feat, _ZeroBranch(),
-                                          reg_pred)
-        return (cls_logit, ) + tuple(box_outs[1:])
+        return embed, cls_logit
+
+    def forward_box(self, img_feat: Tensor,
+                    reg_pred: nn.Module) -> Tuple[Tensor, ...]:
+        """Box branch of one level (YOLOv8's, computed by the parent).
+
+        Args:
+            img_feat (Tensor): (B, C, H, W).
+            reg_pred (nn.Module): Level module.
+
+        Returns:
+            tuple[Tensor]: box distances (B, 4, H, W) and, in training mode,
+            the distribution logits (B, H * W, 4, reg_max).
+        """
+        box_outs = super().forward_single(img_feat, _ZeroBranch(), reg_pred)
+        return tuple(box_outs[1:])
 
 
 class _ZeroBranch(nn.Module):

@@ -1,4 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .rtvpnet import RTVPNet
 from .yolo_world_detector import YOLOWorldDetector
 
-__all__ = ['YOLOWorldDetector']
+__all__ = ['RTVPNet', 'YOLOWorldDetector']

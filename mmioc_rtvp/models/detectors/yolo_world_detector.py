@@ -238,3 +238,28 @@ class YOLOWorldDetector(YOLODetector):
                                           batch_inputs.device)
         img_feats, txt_feats = self.extract_feat(batch_inputs, txt_feats)
         return self.bbox_head.forward(img_feats, txt_feats)
+
+    def region_embeddings(self, batch_inputs: Tensor,
+                          txt_feats: Optional[Tensor] = None
+                          ) -> Tuple[Tensor, ...]:
+        """Region embeddings of the head's class branch (paper Fig. 10).
+
+        The input of the contrastive head at every position, after the
+        neck's text-guided fusion.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) images.
+            txt_feats (Tensor, optional): (B, K, D); None uses the
+                reparameterized vocabulary.
+
+        Returns:
+            tuple[Tensor]: (B, D, H_i, W_i) per level.
+        """
+        if txt_feats is None:
+            txt_feats = self._test_text_feats(batch_inputs.shape[0], None,
+                                              batch_inputs.device)
+        with torch.no_grad():
+            img_feats, _ = self.extract_feat(batch_inputs, txt_feats)
+            head = self.bbox_head.head_module
+            return tuple(
+                cls_pred(f) for cls_pred, f in zip(head.cls_preds, img_feats))

@@ -14,6 +14,7 @@ from .energy_sparse_prompt import EnergySparsePrompt
 from .expert_domain_projection import ExpertDomainProjection
 from .mca_activation import MCAActivation
 from .self_attention_activation import SelfAttentionActivation
+from .unguided_csp_layer_with_two_conv import UnguidedCSPLayerWithTwoConv
 from .visual_text_update import VisualTextUpdate
 
 __all__ = ['MaxSigmoidAttnBlock', 'MaxSigmoidCSPLayerWithTwoConv']
@@ -25,5 +26,6 @@ __all__ += [
 __all__ += [
     'BlockMask', 'CBAMActivation', 'DomainProjectionNet', 'ECAActivation',
     'EnergyActivation', 'EnergySparsePrompt', 'ExpertDomainProjection',
-    'MCAActivation', 'SelfAttentionActivation', 'VisualTextUpdate'
+    'MCAActivation', 'SelfAttentionActivation', 'UnguidedCSPLayerWithTwoConv',
+    'VisualTextUpdate'
 ]

@@ -75,6 +75,9 @@ class ExpertDomainProjection(BaseModule):
       parameters receive :math:`\nabla \mathcal{L}_{opt}` through
       :math:`\psi` and :math:`u`. Its own learning rate is an optimizer
       parameter group (config), not part of this module.
+      ``update_expert=False`` (Table VIII without "Update") detaches the
+      expert features inside this module: the expert then learns from the
+      detection losses only, never from this module.
     * **Early stop** ("terminated once low sufficiently"): in training mode
       each :meth:`loss` call updates a running value
       :math:`v \leftarrow m v + (1 - m) \mathcal{L}_{opt}` (``stop_momentum``
@@ -112,6 +115,8 @@ class ExpertDomainProjection(BaseModule):
             0 compares each batch's own value. Defaults to 0.9.
         loss_weight (float): Weight of :math:`\mathcal{L}_{opt}`.
             Defaults to 1.0.
+        update_expert (bool): Let eq. 5 and the condition update the expert
+            (eq. 6). Defaults to True.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -129,6 +134,7 @@ class ExpertDomainProjection(BaseModule):
                  stop_threshold: float = 0.0,
                  stop_momentum: float = 0.9,
                  loss_weight: float = 1.0,
+                 update_expert: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         expert_channels = [int(c) for c in expert_channels]
@@ -162,6 +168,7 @@ class ExpertDomainProjection(BaseModule):
         self.stop_threshold = float(stop_threshold)
         self.stop_momentum = float(stop_momentum)
         self.loss_weight = float(loss_weight)
+        self.update_expert = update_expert
 
         self.block_mask = BlockMask(
             mask_ratio=mask_ratio, blocks_per_side=blocks_per_side)
@@ -220,9 +227,11 @@ class ExpertDomainProjection(BaseModule):
                     f'{self.expert_channels[i]} expert channels, got '
                     f'{tuple(f.shape)} and {tuple(x.shape)}')
 
-    @staticmethod
-    def _resize_like(x: Tensor, ref: Tensor) -> Tensor:
-        """Bilinearly resize ``x`` (B, C, H', W') to ref's H x W."""
+    def _resize_like(self, x: Tensor, ref: Tensor) -> Tensor:
+        """Bilinearly resize the expert feature ``x`` (B, C, H', W') to
+        ref's H x W (detached unless ``update_expert``)."""
+        if not self.update_expert:
+            x = x.detach()
         if x.shape[-2:] == ref.shape[-2:]:
             return x
         return F.interpolate(
@@ -334,4 +343,5 @@ class ExpertDomainProjection(BaseModule):
     def extra_repr(self) -> str:
         return (f'levels={self.num_levels}, '
                 f'mask_ratio={self.block_mask.mask_ratio}, '
-                f'stop_threshold={self.stop_threshold}')
+                f'stop_threshold={self.stop_threshold}, '
+                f'update_expert={self.update_expert}')
