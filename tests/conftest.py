@@ -23,3 +23,18 @@ def tiny_clip_512(tmp_path_factory):
     """A tiny random CLIP whose text projection is 512-d, as ViT-B/32's."""
     from tests.utils.tiny_clip import save_tiny_clip
     return str(save_tiny_clip(tmp_path_factory.mktemp('tiny_clip_512'), 512))
+
+
+@pytest.fixture(scope='session')
+def mobile_sam_file(tmp_path_factory):
+    """A checkpoint in the layout of the official ``mobile_sam.pt``
+    (``image_encoder.*`` keys), with random weights (the real file cannot be
+    obtained offline)."""
+    import torch
+
+    from mmioc_rtvp.models.backbones import MobileSAMTinyViT
+    torch.manual_seed(0)
+    state = MobileSAMTinyViT(frozen=False).state_dict()
+    path = tmp_path_factory.mktemp('mobile_sam') / 'mobile_sam.pt'
+    torch.save({f'image_encoder.{k}': v for k, v in state.items()}, path)
+    return str(path)

@@ -22,6 +22,12 @@ CONFIGS = sorted(
                        recursive=True) if '_base_' not in p)
 
 
+# ablation configs change only the model of their base (checked below), so
+# their datasets are those of the base, which test_config_datasets covers
+DATA_CONFIGS = [c for c in CONFIGS if '/ablations/' not in c]
+ABLATIONS = [c for c in CONFIGS if '/ablations/' in c]
+
+
 def _redirect(obj, old_prefixes, new_prefix):
     """Replace data-root prefixes in every string of a config tree."""
     if isinstance(obj, dict):
@@ -35,11 +41,20 @@ def _redirect(obj, old_prefixes, new_prefix):
     return obj
 
 
-def _load(config, clip_dir):
+def _load(config, clip_dir, sam_file=None):
+    """The config with local stand-ins for the weights it names: a tiny
+    CLIP, a Mobile-SAM file in the official layout and (the expert's
+    pre-training is a separate run) a random expert."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
     text_model = cfg.model.get('backbone', {}).get('text_model')
     if text_model is not None and text_model['type'] == 'HFCLIPTextEncoder':
         text_model['model_name_or_path'] = clip_dir
+    encoder = cfg.model.get('visual_encoder')
+    if encoder is not None and encoder.get('checkpoint'):
+        encoder['checkpoint'] = sam_file
+    image_model = cfg.model.get('backbone', {}).get('image_model', {})
+    if image_model.get('init_cfg'):
+        image_model['init_cfg'] = None
     return cfg
 
 
@@ -64,15 +79,21 @@ def test_config_runtime(config):
     assert cfg.optim_wrapper.optimizer.type == 'AdamW'
     assert cfg.optim_wrapper.optimizer.lr == 2e-3
     assert cfg.optim_wrapper.optimizer.weight_decay == 0.025
-    if not config.endswith('_mini.py'):
+    if cfg.model.type == 'RTVPNet':
+        # the expert's own parameter group at the coupling lr (eq. 6)
+        group = cfg.optim_wrapper.paramwise_cfg.custom_keys[
+            'backbone.image_model']
+        assert cfg.optim_wrapper.optimizer.lr * group.lr_mult == 2e-3
+    if '_mini' not in osp.basename(config):
         assert cfg.train_cfg.max_epochs == 200
         assert cfg.img_scale == (640, 640)
         assert cfg.train_dataloader.batch_size == 16
 
 
 @pytest.mark.parametrize('config', CONFIGS)
-def test_config_model_builds_and_runs(config, tiny_clip_512):
-    cfg = _load(config, tiny_clip_512)
+def test_config_model_builds_and_runs(config, tiny_clip_512,
+                                      mobile_sam_file):
+    cfg = _load(config, tiny_clip_512, mobile_sam_file)
     init_default_scope('mmioc_rtvp')
     model = MODELS.build(cfg.model).eval()
     inputs = torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8)
@@ -95,7 +116,7 @@ def test_config_model_builds_and_runs(config, tiny_clip_512):
         assert int(result.pred_instances.labels.max()) < num_classes
 
 
-@pytest.mark.parametrize('config', CONFIGS)
+@pytest.mark.parametrize('config', DATA_CONFIGS)
 def test_config_datasets_yield_samples(config, mini_workspace, monkeypatch):
     monkeypatch.chdir(mini_workspace)
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
@@ -116,3 +137,92 @@ def test_config_datasets_yield_samples(config, mini_workspace, monkeypatch):
             assert len(texts) == expected
         else:
             assert texts is None
+
+
+def test_rtvpnet_expert_starts_from_the_yolov8_pretraining(tmp_path):
+    """eq. 1: the expert of RTVPNet-S-mini loads YOLOv8-S-mini's backbone
+    (a seen-class run's checkpoint) through its init_cfg."""
+    init_default_scope('mmioc_rtvp')
+    yolo_cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/baselines/yolov8_s_seen_mini.py'))
+    torch.manual_seed(1)
+    yolo = MODELS.build(yolo_cfg.model)
+    yolo.init_weights()
+    checkpoint = tmp_path / 'epoch_40.pth'
+    torch.save(dict(meta=dict(epoch=40), state_dict=yolo.state_dict()),
+               checkpoint)
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/rtvpnet_s_mini.py'))
+    cfg.model.backbone.image_model.init_cfg = dict(
+        type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    expert = model.backbone.image_model.state_dict()
+    source = {
+        k[len('backbone.'):]: v
+        for k, v in yolo.state_dict().items() if k.startswith('backbone.')
+    }
+    assert expert.keys() == source.keys()
+    for key, value in source.items():
+        torch.testing.assert_close(expert[key], value, rtol=0, atol=0)
+
+    cfg.model.backbone.image_model.init_cfg.checkpoint = str(
+        tmp_path / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match='missing.pth.*Train the'):
+        MODELS.build(cfg.model)
+
+
+def _base_of(config):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    with open(osp.join(REPO_ROOT, config)) as f:
+        line = next(x for x in f if x.startswith('_base_'))
+    base = osp.normpath(
+        osp.join(osp.dirname(config), line.split("'")[1]))
+    return cfg, Config.fromfile(osp.join(REPO_ROOT, base))
+
+
+def test_ablations_were_found():
+    tables = {c.split('/')[2] for c in ABLATIONS}
+    assert tables == {
+        'table7_components', 'table8_expert', 'table9_mask_ratio',
+        'table10_activation', 'table11_patch_size', 'table13_visual_encoder'
+    }
+
+
+@pytest.mark.parametrize('config', ABLATIONS)
+def test_ablation_changes_only_its_switch(config, tiny_clip_512,
+                                          mobile_sam_file):
+    cfg, base = _base_of(config)
+    for key in set(cfg.keys()) | set(base.keys()):
+        if key != 'model':
+            assert cfg.get(key) == base.get(key), key
+    name = osp.basename(config)[:-3]
+    model, ref = cfg.model, base.model
+    if name.endswith('_no_edp') or name.endswith('_no_projection'):
+        assert model.domain_projection is None and ref.domain_projection
+    elif name.endswith('_no_rvp'):
+        assert model.visual_prompt is None and ref.visual_prompt
+        assert model.prompt_aux_head is None
+    elif name.endswith('_no_vt'):
+        assert model.visual_text is None and ref.visual_text
+    elif name.endswith('_no_tv'):
+        assert model.neck.block_cfg == dict(
+            type='UnguidedCSPLayerWithTwoConv')
+    elif name.endswith('_no_update'):
+        assert model.domain_projection.update_expert is False
+    elif name.endswith('_no_pretrain'):
+        assert model.backbone.image_model.get('init_cfg') is None
+    elif '_mask' in name:
+        ratio = int(name.rsplit('_mask', 1)[1]) / 100
+        assert model.domain_projection.mask_ratio == pytest.approx(ratio)
+        assert ratio != ref.domain_projection.mask_ratio
+    elif '_patch' in name:
+        size = int(name.rsplit('_patch', 1)[1])
+        assert model.visual_prompt.patch_size == size != \
+            ref.visual_prompt.patch_size
+    elif name.endswith('_no_visual_encoder'):
+        assert model.visual_encoder is None
+    else:  # Table X
+        act = model.visual_prompt.activation_cfg
+        assert act.type in ('ECAActivation', 'CBAMActivation',
+                            'MCAActivation', 'SelfAttentionActivation')
+        assert set(act) == {'type'}

@@ -6,6 +6,9 @@ _base_ = '../default_runtime.py'
 max_epochs = 200
 close_mosaic_epochs = 2
 base_lr = 2e-3
+# lr of the image backbone: RTVPNet's expert, updated with the coupling lr
+# of eq. 6 in its own parameter group (the paper: 2e-3)
+expert_lr = 2e-3
 weight_decay = 0.025
 lr_factor = 0.01
 warmup_epochs = 3
@@ -26,6 +29,7 @@ optim_wrapper = dict(
         bias_decay_mult=0.0,
         custom_keys={
             'logit_scale': dict(decay_mult=0.0),
+            'backbone.image_model': dict(lr_mult=expert_lr / base_lr),
             # frozen encoders have no trainable parameters; if unfrozen,
             # they train at 1% of the lr (YOLO-World's and the authors' run)
             'backbone.text_model': dict(lr_mult=0.01),

@@ -1,5 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """RTVPNet: Refined Text-Visual Prompt Network (the paper's detector)."""
+import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -119,6 +120,7 @@ class RTVPNet(YOLOWorldDetector):
                  visual_text: OptConfigType = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._check_expert_checkpoint()
         strides = list(self.backbone.out_strides)
         expert_channels = list(self.backbone.out_channels)
         if visual_encoder is None and (domain_projection is not None
@@ -177,6 +179,24 @@ class RTVPNet(YOLOWorldDetector):
     # ------------------------------------------------------------------
     # construction helpers
     # ------------------------------------------------------------------
+    def _check_expert_checkpoint(self) -> None:
+        """Fail at build time, not after the data is loaded, when the
+        expert's pre-training checkpoint (a local file) is missing."""
+        init_cfg = getattr(self.backbone.image_model, 'init_cfg', None)
+        if not isinstance(init_cfg, dict) or \
+                init_cfg.get('type') != 'Pretrained':
+            return
+        checkpoint = str(init_cfg.get('checkpoint', ''))
+        if '://' in checkpoint or osp.isfile(osp.expanduser(checkpoint)):
+            return
+        raise FileNotFoundError(
+            f'RTVPNet: the expert checkpoint {checkpoint!r} '
+            '(model.backbone.image_model.init_cfg) does not exist. Train the '
+            'expert first (configs/baselines/yolov8_*_seen.py for the open '
+            'task, yolov8_*_closed.py for the closed one) and point '
+            'expert_checkpoint at its .pth, or start from random weights '
+            'with --cfg-options model.backbone.image_model.init_cfg=None')
+
     def _neck_out_channels(self) -> List[int]:
         """Channels of the neck's output levels (YOLOv8PAFPN rule)."""
         out = self.neck.out_channels

@@ -1,0 +1,5 @@
+# Table X, RTVPNet-S open: ECAActivation instead of the energy activation (eq.
+# 7) in the refined visual prompt.
+_base_ = '../../rtvpnet_s_open.py'
+model = dict(visual_prompt=dict(
+    activation_cfg=dict(_delete_=True, type='ECAActivation')))

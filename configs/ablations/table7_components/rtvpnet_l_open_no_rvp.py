@@ -1,0 +1,4 @@
+# Table VII, RTVPNet-L open: without the Refined Visual Prompt: the coarse
+# prompt F^R is injected unselected and the auxiliary CIoU head is dropped.
+_base_ = '../../rtvpnet_l_open.py'
+model = dict(visual_prompt=None, prompt_aux_head=None)

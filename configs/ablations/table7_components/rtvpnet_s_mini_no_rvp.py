@@ -1,0 +1,5 @@
+# Table VII, RTVPNet-S-mini (open, CPU): without the Refined Visual Prompt: the
+# coarse prompt F^R is injected unselected and the auxiliary CIoU head is
+# dropped.
+_base_ = '../../rtvpnet_s_mini.py'
+model = dict(visual_prompt=None, prompt_aux_head=None)

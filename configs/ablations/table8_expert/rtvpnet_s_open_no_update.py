@@ -1,0 +1,4 @@
+# Table VIII, RTVPNet-S open: without the dynamic expert update (eq. 6): L_opt
+# does not reach the expert (it still learns from the detection losses).
+_base_ = '../../rtvpnet_s_open.py'
+model = dict(domain_projection=dict(update_expert=False))
