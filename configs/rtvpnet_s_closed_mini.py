@@ -2,7 +2,7 @@
 # prompts in every batch), for 2 CPU cores; compare with
 # configs/baselines/yolov8_s_closed_mini.py (same data, schedule, seeds).
 _base_ = [
-    './_base_/models/rtvpnet_s_mini.py',
+    './_base_/models/rtvpnet_mini.py',
     './_base_/datasets/mmioc_mini_closed_text.py',
     './_base_/schedules/cpu_40e.py'
 ]

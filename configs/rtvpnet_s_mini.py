@@ -2,7 +2,7 @@
 # 12 seen classes for training, 6 unseen for evaluation, MiniLM text, the
 # same data, schedule and seeds as configs/baselines/yolo_world_s_open_mini.py.
 # Mobile-SAM is random and frozen unless its weights are given (see
-# _base_/models/rtvpnet_s_mini.py); the expert starts from random weights
+# _base_/models/rtvpnet_mini.py); the expert starts from random weights
 # (the fair comparison with YOLO-World-S-mini); to start it from a YOLOv8
 # seen-class run (configs/baselines/yolov8_s_seen_mini.py) add
 #   --cfg-options model.backbone.image_model.init_cfg.type=Pretrained \
@@ -10,7 +10,7 @@
 #     model.backbone.image_model.init_cfg.prefix=backbone.
 # `make demo` trains this config.
 _base_ = [
-    './_base_/models/rtvpnet_s_mini.py',
+    './_base_/models/rtvpnet_mini.py',
     './_base_/datasets/mmioc_mini_open.py',
     './_base_/schedules/cpu_40e.py'
 ]

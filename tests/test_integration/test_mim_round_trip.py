@@ -22,8 +22,10 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines',
-                  'yolo_world_s_open_mini.py')
+# the main job (`make demo`) and the open-vocabulary baseline
+CONFIG = osp.join(REPO_ROOT, 'configs', 'rtvpnet_s_mini.py')
+BASELINE = osp.join(REPO_ROOT, 'configs', 'baselines',
+                    'yolo_world_s_open_mini.py')
 BIN = osp.dirname(sys.executable)
 FAST = [
     'train_dataloader.batch_size=4',
@@ -119,11 +121,13 @@ def test_mim_train_test_resume(mini_workspace, tmp_path):
     assert 'Epoch(train) [1]' not in out  # epochs 1-2 were not retrained
 
 
-def test_dist_train_two_cpu_processes(mini_workspace, tmp_path):
+@pytest.mark.parametrize('config', [CONFIG, BASELINE],
+                         ids=['rtvpnet', 'yolo_world'])
+def test_dist_train_two_cpu_processes(config, mini_workspace, tmp_path):
     work_dir = str(tmp_path / 'ddp')
     out = _run([
         'bash',
-        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
+        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config, '2',
         '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1',
         *FAST
     ], mini_workspace)

@@ -1,10 +1,11 @@
-# RTVPNet-S-mini for CPU budgets: the YOLO-World-S-mini widths (deepen 0.33,
-# widen 0.25, offline all-MiniLM-L6-v2 384-d text), a narrower EDP and a
-# TinyViT encoder of Mobile-SAM's structure at half its width and a third of
-# its depth, with RANDOM frozen weights. Mobile-SAM's weights cannot be
-# obtained here, and the full TinyViT-5M costs about 4x the rest of this
-# model on a CPU; learning checks with this encoder measure the architecture,
-# not SAM. With the official file, use the full encoder instead:
+# RTVPNet-S-mini's model (leaf: configs/rtvpnet_s_mini.py), for CPU budgets:
+# the YOLO-World-S-mini widths (deepen 0.33, widen 0.25, offline all-
+# MiniLM-L6-v2 384-d text), a narrower EDP and a TinyViT encoder of Mobile-
+# SAM's structure at half its width and a third of its depth, with RANDOM
+# frozen weights. Mobile-SAM's weights cannot be obtained here, and the full
+# TinyViT-5M costs about 4x the rest of this model on a CPU; learning checks
+# with this encoder measure the architecture, not SAM. With the official file,
+# use the full encoder instead:
 #   --cfg-options model.visual_encoder.embed_dims=[64,128,160,320] \
 #     model.visual_encoder.depths=[2,2,6,2] \
 #     model.visual_encoder.num_heads=[2,4,5,10] \
