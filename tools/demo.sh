@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: train the open-vocabulary model on MMIOC-mini with mim, test it on
-# the unseen classes, and draw its boxes for free-text prompts.
+# `make demo`: train RTVPNet-S-mini on MMIOC-mini's open split with mim, test it
+# on the unseen classes, draw its boxes for free-text prompts and its refined
+# visual prompts (paper Fig. 13) on the same image.
 #   DEMO_CONFIG=configs/... bash tools/demo.sh   (run from the repo root, venv on PATH)
 set -euo pipefail
-CONFIG="${DEMO_CONFIG:-configs/baselines/yolo_world_s_open_mini.py}"
+CONFIG="${DEMO_CONFIG:-configs/rtvpnet_s_mini.py}"
 DATA="${DATA:-data/mmioc_mini}"
 NAME="$(basename "${CONFIG%.py}")"
 WORK_DIR="${WORK_DIR:-work_dirs/demo/$NAME}"
@@ -13,17 +14,17 @@ for f in "$CONFIG" "$DATA/annotations/open_val.json" "$DATA/texts/unseen_class_t
   [[ -e "$f" ]] || { echo "demo: missing $f (run: make data)" >&2; exit 1; }
 done
 
-echo "== demo 1/3: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
+echo "== demo 1/4: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
 mim train mmdet "$CONFIG" --work-dir "$WORK_DIR"
 # the final weights: the validation set IS the unseen-class test set here, so
 # picking the "best" epoch on it would select on the test set
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 
-echo "== demo 2/3: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
+echo "== demo 2/4: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
 mim test mmdet "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR/test" \
   --out "$WORK_DIR/test/predictions.pkl"
 
-echo "== demo 3/3: free-text prompts on an unseen-class image"
+echo "== demo 3/4: free-text prompts on an unseen-class image"
 read -r IMAGE PROMPTS < <(python - "$DATA" <<'PY'
 import json, sys
 root = sys.argv[1]
@@ -38,6 +39,20 @@ PY
 IFS='|' read -r -a TEXTS <<< "$PROMPTS"
 python tools/image_demo.py "$CONFIG" "$CKPT" "$IMAGE" --texts "${TEXTS[@]}" \
   --out "$WORK_DIR/prediction.jpg" --score-thr 0.25
+
+if python - "$CONFIG" <<'PY'
+import sys
+from mmengine.config import Config
+sys.exit(0 if Config.fromfile(sys.argv[1]).model.get('visual_encoder') else 1)
+PY
+then
+  echo "== demo 4/4: refined visual prompts on that image (paper Fig. 13)"
+  python tools/analysis_tools/visualize_prompts.py "$CONFIG" "$CKPT" "$IMAGE" \
+    --ann-file "$DATA/annotations/open_val.json" --out-dir "$WORK_DIR/prompt_maps" \
+    --map score --level mean
+else
+  echo "== demo 4/4: skipped ($CONFIG has no visual prompts)"
+fi
 
 python - "$WORK_DIR" "$CKPT" "$((SECONDS - t0))" <<'PY'
 import glob, json, os, sys
@@ -55,4 +70,7 @@ print(f'  checkpoint          : {ckpt}')
 print(f'  test log / metrics  : {logs[-1] if logs else "(none)"}')
 print(f'  predictions (pkl)   : {work_dir}/test/predictions.pkl')
 print(f'  drawn prediction    : {work_dir}/prediction.jpg')
+maps = sorted(glob.glob(f'{work_dir}/prompt_maps/*.png'))
+if maps:
+    print(f'  visual prompt map   : {maps[0]}')
 PY
