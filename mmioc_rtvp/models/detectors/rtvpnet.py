@@ -307,14 +307,7 @@ class RTVPNet(YOLOWorldDetector):
             ``opt_value`` (with EDP) and ``loss_rvp_ciou`` (with the
             auxiliary head).
         """
-        texts = self._sample_texts(batch_data_samples)
-        if texts is None:
-            raise ValueError('training batches need `texts` (B lists of K '
-                             'prompts) in data_samples')
-        self._check_texts(texts, batch_inputs.shape[0],
-                          self.num_train_classes, 'training batch')
-        txt_feats = self.backbone.forward_text(
-            texts, device=batch_inputs.device)
+        txt_feats = self._train_text_feats(batch_inputs, batch_data_samples)
         out = self.forward_features(batch_inputs, txt_feats)
         losses = self.bbox_head.loss(out.img_feats, out.txt_feats,
                                      batch_data_samples)

@@ -145,6 +145,18 @@ class YOLOWorldDetector(YOLODetector):
                           'test batch')
         return self.backbone.forward_text(texts, device=device)
 
+    def _train_text_feats(self, batch_inputs: Tensor,
+                          batch_data_samples: Union[dict, SampleList]
+                          ) -> Tensor:
+        """(B, K, D) embeddings of a training batch's prompts (checked)."""
+        texts = self._sample_texts(batch_data_samples)
+        if texts is None:
+            raise ValueError('training batches need `texts` (B lists of K '
+                             'prompts) in data_samples')
+        self._check_texts(texts, batch_inputs.shape[0],
+                          self.num_train_classes, 'training batch')
+        return self.backbone.forward_text(texts, device=batch_inputs.device)
+
     # ------------------------------------------------------------------
     # detector API
     # ------------------------------------------------------------------
@@ -184,14 +196,7 @@ class YOLOWorldDetector(YOLODetector):
         Returns:
             dict[str, Tensor]: Losses.
         """
-        texts = self._sample_texts(batch_data_samples)
-        if texts is None:
-            raise ValueError('training batches need `texts` (B lists of K '
-                             'prompts) in data_samples')
-        self._check_texts(texts, batch_inputs.shape[0],
-                          self.num_train_classes, 'training batch')
-        txt_feats = self.backbone.forward_text(
-            texts, device=batch_inputs.device)
+        txt_feats = self._train_text_feats(batch_inputs, batch_data_samples)
         img_feats, txt_feats = self.extract_feat(batch_inputs, txt_feats)
         return self.bbox_head.loss(img_feats, txt_feats, batch_data_samples)
 
