@@ -6,6 +6,14 @@ Example::
     python tools/misc/make_mmioc_mini.py                      # data/mmioc_mini
     python tools/misc/make_mmioc_mini.py --num-images 960 --seed 1 \\
         --out data/mmioc_mini_s1
+    # the 1.1.0 dataset (tiny, faint defects), bit for bit
+    python tools/misc/make_mmioc_mini.py --contrast 1 --defect-scale 1 \\
+        --out data/mmioc_mini_v110
+
+``--contrast`` multiplies every material's defect gain (capped at 1.0) and
+``--defect-scale`` the linear size of every defect; both default to 2.0
+(generator 1.2.0), and ``--contrast 1 --defect-scale 1`` reproduces the
+1.1.0 dataset.
 
 An output directory that already holds a dataset made with the same
 parameters is kept as is (fast re-runs); ``--force`` regenerates it.
@@ -17,12 +25,16 @@ import time
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.datasets.mmioc_mini import (format_summary,
+    from mmioc_rtvp.datasets.mmioc_mini import (DEFAULT_CONTRAST,
+                                                DEFAULT_DEFECT_SCALE,
+                                                format_summary,
                                                 generate_mmioc_mini)
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.datasets.mmioc_mini import (format_summary,
+    from mmioc_rtvp.datasets.mmioc_mini import (DEFAULT_CONTRAST,
+                                                DEFAULT_DEFECT_SCALE,
+                                                format_summary,
                                                 generate_mmioc_mini)
 
 
@@ -46,6 +58,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0.7,
         help='train share of every class in the closed split')
     parser.add_argument(
+        '--contrast',
+        type=float,
+        default=DEFAULT_CONTRAST,
+        help='multiplies every material\'s defect gain, capped at 1.0 '
+        f'(default {DEFAULT_CONTRAST:g}; 1 with --defect-scale 1 gives the '
+        '1.1.0 dataset)')
+    parser.add_argument(
+        '--defect-scale',
+        type=float,
+        default=DEFAULT_DEFECT_SCALE,
+        help='linear size factor of every defect (default '
+        f'{DEFAULT_DEFECT_SCALE:g}; 1 with --contrast 1 gives the 1.1.0 '
+        'dataset)')
+    parser.add_argument(
         '--force',
         action='store_true',
         help='regenerate even if the output is up to date')
@@ -65,6 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             min_size=args.min_size,
             max_size=args.max_size,
             closed_ratio=args.closed_ratio,
+            contrast=args.contrast,
+            defect_scale=args.defect_scale,
             force=args.force,
             progress=not args.no_progress)
     except (ValueError, FileExistsError) as e:
