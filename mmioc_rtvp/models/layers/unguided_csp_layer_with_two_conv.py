@@ -1,6 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """C2f layer that ignores the text: the T-V ablation's neck block."""
-from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmyolo.models.layers import CSPLayerWithTwoConv
 from torch import Tensor
 
@@ -18,44 +17,22 @@ class UnguidedCSPLayerWithTwoConv(CSPLayerWithTwoConv):
     ``forward(x, guide)`` ignores ``guide``.
 
     Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels.
         guide_channels (int): Unused.
         embed_channels (int): Unused.
         num_heads (int): Unused.
-        expand_ratio (float): Defaults to 0.5.
-        num_blocks (int): Number of bottlenecks. Defaults to 1.
-        add_identity (bool): Shortcut in the bottlenecks. Defaults to True.
-        conv_cfg (dict, optional): Convolution config.
-        norm_cfg (dict): Normalization config.
-        act_cfg (dict): Activation config.
-        init_cfg (dict or list[dict], optional): Initialization config.
+        *args, **kwargs: Arguments of mmyolo's ``CSPLayerWithTwoConv``
+            (``in_channels``, ``out_channels``, ``expand_ratio``,
+            ``num_blocks``, ``add_identity``, ``conv_cfg``, ``norm_cfg``,
+            ``act_cfg``, ``init_cfg``).
     """
 
     def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
+                 *args,
                  guide_channels: int = 0,
                  embed_channels: int = 0,
                  num_heads: int = 1,
-                 expand_ratio: float = 0.5,
-                 num_blocks: int = 1,
-                 add_identity: bool = True,
-                 conv_cfg: OptConfigType = None,
-                 norm_cfg: ConfigType = dict(
-                     type='BN', momentum=0.03, eps=0.001),
-                 act_cfg: ConfigType = dict(type='SiLU', inplace=True),
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            expand_ratio=expand_ratio,
-            num_blocks=num_blocks,
-            add_identity=add_identity,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-            init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
 
     def forward(self, x: Tensor, guide: Tensor = None) -> Tensor:
         """C2f forward; ``guide`` ((B, K, D) text embeddings) is ignored.
