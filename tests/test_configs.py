@@ -209,6 +209,10 @@ def test_ablation_changes_only_its_switch(config, tiny_clip_512,
             type='UnguidedCSPLayerWithTwoConv')
     elif name.endswith('_no_update'):
         assert model.domain_projection.update_expert is False
+        assert ref.domain_projection.get('update_expert', True) is True
+    elif name.endswith('_update'):  # the mini base has the update off
+        assert model.domain_projection.update_expert is True
+        assert ref.domain_projection.update_expert is False
     elif name.endswith('_no_pretrain'):
         assert model.backbone.image_model.get('init_cfg') is None
     elif '_mask' in name:
