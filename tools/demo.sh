@@ -3,8 +3,11 @@
 # on the unseen classes, draw its boxes for free-text prompts and its refined
 # visual prompts (paper Fig. 13) on the same image.
 #   DEMO_CONFIG=configs/... bash tools/demo.sh   (run from the repo root, venv on PATH)
+#   DEMO_CFG_OPTIONS="train_cfg.max_epochs=2" ...  overrides for the training
+#   step (e.g. a quick run through every step; the figures mean nothing then)
 set -euo pipefail
 CONFIG="${DEMO_CONFIG:-configs/rtvpnet_s_mini.py}"
+read -r -a CFG_OPTIONS <<< "${DEMO_CFG_OPTIONS:-}"
 DATA="${DATA:-data/mmioc_mini}"
 NAME="$(basename "${CONFIG%.py}")"
 WORK_DIR="${WORK_DIR:-work_dirs/demo/$NAME}"
@@ -15,7 +18,8 @@ for f in "$CONFIG" "$DATA/annotations/open_val.json" "$DATA/texts/unseen_class_t
 done
 
 echo "== demo 1/4: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
-mim train mmdet "$CONFIG" --work-dir "$WORK_DIR"
+mim train mmdet "$CONFIG" --work-dir "$WORK_DIR" \
+  ${CFG_OPTIONS[@]+--cfg-options "${CFG_OPTIONS[@]}"}
 # the final weights: the validation set IS the unseen-class test set here, so
 # picking the "best" epoch on it would select on the test set
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
