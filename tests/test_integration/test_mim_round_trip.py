@@ -173,3 +173,6 @@ def test_paper_config_starts_training(mini_workspace, tiny_clip_512,
     for key in ('loss_region_text', 'loss_opt', 'loss_rvp_ciou'):
         assert key in out
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    # the last epoch was validated (both images) with the unseen vocabulary;
+    # a 2-iteration model finds nothing, so COCO reports an empty result
+    assert 'Epoch(val) [1][2/2]' in out, out[-3000:]
