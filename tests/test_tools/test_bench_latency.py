@@ -1,7 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Smoke and behaviour tests of benchmarks/bench_latency.py on tiny models
 (the full models would take minutes on this machine)."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -12,24 +11,16 @@ from mmioc_rtvp.models.text_encoders import HFCLIPTextEncoder
 from tests.test_models.rtvpnet_utils import tiny_rtvpnet_cfg
 from tests.test_models.yolo_world_utils import tiny_yolo_world_cfg
 from tests.utils.tiny_clip import save_tiny_clip
+from tests.utils.scripts import load_script
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BENCH = osp.join(REPO_ROOT, 'benchmarks', 'bench_latency.py')
 NAMES = [
     'YOLOv8-S', 'YOLO-World-S {}', 'YOLO-World-S reparameterized',
     'RTVPNet-S {}', 'RTVPNet-S reparameterized'
 ]
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location('bench_latency_under_test',
-                                                  BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_script('benchmarks/bench_latency.py', 'bench_latency_under_test')
 
 
 @pytest.fixture(scope='module')

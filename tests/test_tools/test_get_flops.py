@@ -1,7 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Tests of tools/analysis_tools/get_flops.py (the counter, the table and the
 command line) on tiny models and hand-computed MAC counts."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from tests.test_models.rtvpnet_utils import (TINY_VISUAL_ENCODER,
                                              tiny_rtvpnet_cfg)
 from tests.test_models.yolo_world_utils import tiny_yolo_world_cfg
 from tests.utils.tiny_clip import save_tiny_clip
+from tests.utils.scripts import load_script
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'get_flops.py')
@@ -24,15 +24,7 @@ SIZE = 64
 PROMPTS = ['scratch', 'metal', 'crack on metal']
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('get_flops_under_test',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gf = _load_tool()
+gf = load_script(osp.relpath(TOOL, REPO_ROOT), 'get_flops_under_test')
 
 
 @pytest.fixture(scope='module')

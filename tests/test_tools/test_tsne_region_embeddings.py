@@ -1,7 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Tests of tools/analysis_tools/tsne_region_embeddings.py (paper Fig. 10)."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 from collections import Counter
@@ -14,19 +13,16 @@ import torch.nn as nn
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tests.utils.scripts import load_script
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                'tsne_region_embeddings.py')
 STRIDES = (8, 16, 32)
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('tsne_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis_tools/tsne_region_embeddings.py',
+                       'tsne_tool')
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')

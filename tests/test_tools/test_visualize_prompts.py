@@ -1,6 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Tests of tools/analysis_tools/visualize_prompts.py (paper Fig. 13)."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -12,18 +11,14 @@ import torch.nn as nn
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tests.utils.scripts import load_script
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'visualize_prompts.py')
 RED = (0, 0, 255)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_prompts_tool',
-                                                  TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools/analysis_tools/visualize_prompts.py',
+                       'visualize_prompts_tool')
 
 
 @pytest.fixture(scope='module')
