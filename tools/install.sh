@@ -12,6 +12,7 @@
 #   TORCH_CUDA=                empty -> CPU build; e.g. cu121 -> CUDA 12.1 build from
 #                              download.pytorch.org, and mmcv's ops are built with CUDA
 #   MMIOC_CACHE=~/.cache/mmioc_rtvp   where the built mmcv wheel is cached
+#   MMIOC_SKIP_APT=1           do not apt-get install chromium + chromium-driver (browser test)
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +57,22 @@ if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$(stamp)" ]] \
   exit 0
 fi
 
+# Debian's headless Chromium + its driver, for the browser test of projects/web_demo
+# (browser builds downloaded by test tools do not work offline). Skipped when present.
+install_chromium() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    echo "already installed"; return 0
+  fi
+  local sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends \
+    chromium chromium-driver
+}
+if [[ "${MMIOC_SKIP_APT:-0}" != 1 ]]; then
+  run chromium install_chromium
+fi
+
 [[ -x "$VENV/bin/python" ]] || run venv "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 run pip "${PIP[@]}" install --upgrade pip
@@ -92,7 +109,7 @@ fi
 
 run runtime "${PIP[@]}" install "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl \
   -r requirements/mminstall.txt -r requirements/runtime.txt \
-  -r requirements/tests.txt "${TORCH_ARGS[0]}"
+  -r requirements/tests.txt -r requirements/projects.txt "${TORCH_ARGS[0]}"
 run mim "${PIP[@]}" install --no-deps openmim==0.3.9
 run mim-deps "${PIP[@]}" install $(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
 run project "${PIP[@]}" install --no-deps --no-build-isolation -e .
