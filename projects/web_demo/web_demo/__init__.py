@@ -1,0 +1,16 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""A small FastAPI web demo: upload an image, type prompts, see the boxes,
+their scores and the OK/NG verdict."""
+from .allowed_paths import AllowedPaths
+from .body_size_limit import BodySizeLimit
+from .errors import InputRejected
+from .image_decoding import decode_image
+from .predictor import Detection, Predictor
+from .server import DemoSettings, create_app, parse_prompts
+from .verdict import image_verdict
+
+__all__ = [
+    'AllowedPaths', 'BodySizeLimit', 'InputRejected', 'decode_image',
+    'Detection', 'Predictor', 'DemoSettings', 'create_app', 'parse_prompts',
+    'image_verdict'
+]

@@ -1,0 +1,192 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""The FastAPI application: one HTML page and a small JSON API.
+
+    GET  /               the page (static/index.html)
+    GET  /api/info       limits, threshold and its source
+    GET  /api/examples   images of the allowed folders (relative paths)
+    GET  /api/image      one of them (?path=...)
+    POST /api/predict    multipart: ``image`` (file) or ``path``, ``prompts``
+                         (one per line or comma-separated), ``score_thr``
+"""
+import os.path as osp
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from .allowed_paths import AllowedPaths
+from .body_size_limit import BodySizeLimit
+from .errors import InputRejected
+from .image_decoding import decode_image
+from .predictor import Predictor
+from .verdict import image_verdict
+
+STATIC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
+#: Room for the multipart framing and the text fields around the file.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass
+class DemoSettings:
+    """Limits and options of the demo server.
+
+    Attributes:
+        max_upload_bytes (int): Largest image file accepted.
+        max_pixels (int): Largest width x height accepted.
+        max_prompts (int): Most prompts per request.
+        max_prompt_chars (int): Longest prompt.
+        allowed_dirs (Sequence[str]): Folders whose images may be read on
+            the server (none by default: uploads only).
+        threshold (float, optional): Image-level OK/NG score threshold.
+        threshold_source (str): Where ``threshold`` came from (shown).
+        default_score_thr (float): Initial display score threshold.
+        max_examples (int): Most images listed from the allowed folders.
+        model_name (str): Shown on the page (the config file name).
+    """
+
+    max_upload_bytes: int = 10 * 2**20
+    max_pixels: int = 40_000_000
+    max_prompts: int = 32
+    max_prompt_chars: int = 200
+    allowed_dirs: Sequence[str] = field(default_factory=tuple)
+    threshold: Optional[float] = None
+    threshold_source: str = 'none'
+    default_score_thr: float = 0.3
+    max_examples: int = 200
+    model_name: str = ''
+
+
+def parse_prompts(text: str, max_prompts: int,
+                  max_chars: int) -> List[str]:
+    """Prompts typed one per line or separated by commas.
+
+    Blank entries are not prompts; an empty vocabulary, a duplicate, a
+    too long prompt or too many prompts are refused with a message.
+    """
+    prompts = [p.strip() for line in text.splitlines()
+               for p in line.split(',') if p.strip()]
+    if not prompts:
+        raise InputRejected('empty vocabulary: type at least one prompt '
+                            '(one per line or comma-separated)')
+    if len(prompts) > max_prompts:
+        raise InputRejected(
+            f'{len(prompts)} prompts: at most {max_prompts} are accepted')
+    for prompt in prompts:
+        if len(prompt) > max_chars:
+            raise InputRejected(f'prompt {prompt[:40]!r}...: '
+                                f'{len(prompt)} characters > {max_chars}')
+        if prompts.count(prompt) > 1:
+            raise InputRejected(f'prompt {prompt!r} is given twice')
+    return prompts
+
+
+def parse_score_thr(value: Optional[str], default: float) -> float:
+    """The display threshold, a number in [0, 1]."""
+    if value is None or not str(value).strip():
+        return default
+    try:
+        thr = float(value)
+    except ValueError:
+        raise InputRejected(f'score_thr {value!r}: not a number') from None
+    if not 0.0 <= thr <= 1.0:
+        raise InputRejected(f'score_thr {thr}: must be in [0, 1]')
+    return thr
+
+
+def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
+    """Build the demo application around ``predictor``.
+
+    Args:
+        predictor (Predictor): Thread-safe detections for prompts.
+        settings (DemoSettings): Limits and options.
+
+    Returns:
+        FastAPI: The application, its request bodies bounded to
+        ``max_upload_bytes`` plus the form overhead.
+    """
+    allowed = AllowedPaths(settings.allowed_dirs)
+    with open(osp.join(STATIC_DIR, 'index.html'), encoding='utf-8') as f:
+        page = f.read()
+    app = FastAPI(
+        title='mmioc_rtvp web demo',
+        docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(InputRejected)
+    async def refused(request: Request, exc: InputRejected) -> JSONResponse:
+        return JSONResponse({'detail': exc.message}, status_code=exc.status)
+
+    @app.get('/', response_class=HTMLResponse)
+    async def index() -> str:
+        return page
+
+    @app.get('/api/info')
+    async def info() -> dict:
+        return dict(
+            model=settings.model_name,
+            threshold=settings.threshold,
+            threshold_source=settings.threshold_source,
+            default_score_thr=settings.default_score_thr,
+            max_upload_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_pixels,
+            max_prompts=settings.max_prompts,
+            allowed_dirs=len(allowed.folders))
+
+    @app.get('/api/examples')
+    async def examples() -> dict:
+        return dict(images=allowed.list_images(settings.max_examples))
+
+    @app.get('/api/image')
+    async def image(path: str) -> FileResponse:
+        return FileResponse(allowed.resolve(path))
+
+    @app.post('/api/predict')
+    async def predict(request: Request) -> dict:
+        start = time.perf_counter()
+        form = await request.form(max_files=1, max_fields=8)
+        try:
+            prompts = parse_prompts(
+                str(form.get('prompts') or ''), settings.max_prompts,
+                settings.max_prompt_chars)
+            score_thr = parse_score_thr(
+                form.get('score_thr'), settings.default_score_thr)
+            upload, path = form.get('image'), form.get('path')
+            if isinstance(upload, UploadFile):
+                name = upload.filename or 'upload'
+                data = await upload.read(settings.max_upload_bytes + 1)
+            elif path:
+                name = str(path)
+                with open(allowed.resolve(name), 'rb') as f:
+                    data = f.read(settings.max_upload_bytes + 1)
+            else:
+                raise InputRejected('no image: upload a file or choose an '
+                                    'image of the allowed folders')
+        finally:
+            await form.close()
+        img = await run_in_threadpool(decode_image, data, name,
+                                      settings.max_upload_bytes,
+                                      settings.max_pixels)
+        try:
+            found = await run_in_threadpool(predictor, img, prompts)
+        except ValueError as err:  # e.g. a prompt the text encoder refuses
+            raise InputRejected(f'prediction refused: {err}') from err
+        shown = [d for d in found if d.score >= score_thr]
+        return dict(
+            image=dict(name=name, width=img.shape[1], height=img.shape[0]),
+            prompts=prompts,
+            score_thr=score_thr,
+            detections=[d.to_json() for d in shown],
+            num_detections=len(found),
+            num_hidden=len(found) - len(shown),
+            verdict=image_verdict(found, settings.threshold),
+            threshold=settings.threshold,
+            threshold_source=settings.threshold_source,
+            elapsed_ms=round((time.perf_counter() - start) * 1e3, 1))
+
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    return app

@@ -1,0 +1,126 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Helpers of the web demo tests (projects/web_demo): its package, images,
+a tiny random YOLO-World config + checkpoint, and a server on a free port."""
+import io
+import json
+import os.path as osp
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence
+
+import numpy as np
+from PIL import Image
+
+from projects.web_demo import web_demo  # noqa: F401  (the package under test)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+APP = osp.join(REPO_ROOT, 'projects', 'web_demo', 'app.py')
+
+#: The vocabulary the tiny model knows (a precomputed 16-d table).
+PROMPTS = ('scratch on metal', 'hole in wood', 'stain on fabric',
+           'crack in concrete', 'missing screw', 'spot on glass')
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG file of an RGB uint8 (H, W, 3) array."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def random_image(height: int, width: int, seed: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB noise with a dark rectangle (a 'defect')."""
+    rng = np.random.default_rng(seed)
+    img = rng.integers(90, 200, (height, width, 3), dtype=np.uint8)
+    img[height // 4:height // 2, width // 3:width // 2] //= 4
+    return img
+
+
+def write_tiny_yolo_world(tmp_dir: str) -> str:
+    """A 128-px YOLO-World-S-mini at widen 0.125 with a 16-d precomputed text
+    table holding :data:`PROMPTS`; returns the config path."""
+    rng = np.random.default_rng(0)
+    table = {p: rng.standard_normal(16).round(4).tolist() for p in PROMPTS}
+    emb_file = osp.join(tmp_dir, 'text_table.json')
+    with open(emb_file, 'w', encoding='utf-8') as f:
+        json.dump(table, f)
+    base = osp.join(REPO_ROOT, 'configs', 'baselines',
+                    'yolo_world_s_open_mini.py')
+    path = osp.join(tmp_dir, 'tiny_yolo_world.py')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(f'''_base_ = {base!r}
+img_scale = (128, 128)
+model = dict(
+    backbone=dict(
+        image_model=dict(widen_factor=0.125),
+        text_model=dict(_delete_=True, type='PrecomputedTextEncoder',
+                        embeddings_file={emb_file!r})),
+    neck=dict(widen_factor=0.125, guide_channels=16),
+    bbox_head=dict(head_module=dict(widen_factor=0.125, embed_dims=16)))
+test_pipeline = [
+    _base_.test_pipeline[0],
+    dict(_base_.test_pipeline[1], scale=img_scale),
+    dict(_base_.test_pipeline[2], scale=img_scale),
+    *_base_.test_pipeline[3:],
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+''')
+    return path
+
+
+def save_random_checkpoint(config: str, path: str) -> str:
+    """Build ``config``'s model with random weights and save its state."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmioc_rtvp.registry import MODELS
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmioc_rtvp'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save(
+        dict(state_dict=model.state_dict(),
+             meta=dict(dataset_meta=dict(classes=list(PROMPTS)))), path)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 (free port) in a thread;
+    yields its base URL."""
+    import uvicorn
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level='warning', lifespan='off'))
+    thread = threading.Thread(
+        target=server.run, kwargs=dict(sockets=[sock]), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError('uvicorn did not start')
+        time.sleep(0.02)
+    try:
+        yield f'http://127.0.0.1:{port}'
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def detections_key(detections: Sequence[dict]) -> List[tuple]:
+    """Comparable (label, score, bbox) rows of a /api/predict answer."""
+    return [(d['label'], d['score'], tuple(d['bbox'])) for d in detections]
