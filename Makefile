@@ -13,8 +13,9 @@ TEST_THREADS ?= 1
 install:  ## create $(VENV) and install the whole stack (idempotent, cached mmcv wheel)
 	bash tools/install.sh
 
-data: install  ## generate MMIOC-mini (deterministic, seconds; skipped when up to date)
+data: install  ## generate MMIOC-mini (deterministic, seconds; skipped when up to date) and its grounding split
 	$(PY) tools/misc/make_mmioc_mini.py --out $(DATA)
+	$(PY) tools/dataset_converters/make_grounding_split.py --data-root $(DATA)
 
 demo: install data  ## train + test RTVPNet-S-mini on MMIOC-mini, draw predictions and prompt maps
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash tools/demo.sh
