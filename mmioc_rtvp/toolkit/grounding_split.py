@@ -38,6 +38,12 @@ from .io import dump_json, load_mmioc
 
 #: ``dataset_name`` of every record (RefExpMetric groups by it)
 DATASET_NAME = 'mmioc'
+#: the grounding splits of an MMIOC data root (MMIOC-1M and MMIOC-mini):
+#: train from the seen classes, test on the unseen classes and on held-out
+#: images of the seen classes (docs/dataset_format.md, open split)
+OPEN_SPLITS = (('train', 'annotations/open_train.json'),
+               ('test_unseen', 'annotations/open_val.json'),
+               ('test_seen', 'annotations/open_val_seen.json'))
 
 
 @dataclass
@@ -324,7 +330,7 @@ def write_grounding_split(ann_file: str,
 
 
 def write_grounding_splits(data_root: str,
-                           splits: Sequence[Tuple[str, str]],
+                           splits: Sequence[Tuple[str, str]] = OPEN_SPLITS,
                            out_subdir: str = 'grounding',
                            rules: ReferringRules = ReferringRules()
                            ) -> Dict[str, GroundingReport]:
@@ -333,7 +339,8 @@ def write_grounding_splits(data_root: str,
     Args:
         data_root (str): The MMIOC data root.
         splits (Sequence[tuple[str, str]]): ``(name, annotation file
-            relative to data_root)`` pairs.
+            relative to data_root)`` pairs. Defaults to
+            :data:`OPEN_SPLITS`.
         out_subdir (str): Output directory relative to ``data_root``.
         rules (ReferringRules): Tolerances of the attribute rules.
 

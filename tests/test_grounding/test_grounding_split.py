@@ -157,7 +157,8 @@ def test_hand_computed_expressions():
         'the largest hole in wood', 'the second hole in wood from the left']
     assert _captions(grounding, 3) == [
         'the hole in wood nearest the right edge',
-        'the hole in wood on the right', 'the third hole in wood from the left']
+        'the hole in wood on the right',
+        'the third hole in wood from the left']
     assert (report.referred, report.ambiguous) == (3, 0)
 
 

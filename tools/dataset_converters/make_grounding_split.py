@@ -28,17 +28,16 @@ from typing import List, Optional
 
 try:
     from mmioc_rtvp.toolkit.grounding import ReferringRules
-    from mmioc_rtvp.toolkit.grounding_split import write_grounding_splits
+    from mmioc_rtvp.toolkit.grounding_split import (OPEN_SPLITS,
+                                                    write_grounding_splits)
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
     from mmioc_rtvp.toolkit.grounding import ReferringRules
-    from mmioc_rtvp.toolkit.grounding_split import write_grounding_splits
+    from mmioc_rtvp.toolkit.grounding_split import (OPEN_SPLITS,
+                                                    write_grounding_splits)
 
-#: the open split's files (docs/dataset_format.md)
-DEFAULT_SPLITS = ('train=annotations/open_train.json',
-                  'test_unseen=annotations/open_val.json',
-                  'test_seen=annotations/open_val_seen.json')
+DEFAULT_SPLITS = tuple(f'{name}={ann}' for name, ann in OPEN_SPLITS)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

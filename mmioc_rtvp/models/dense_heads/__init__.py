@@ -2,6 +2,7 @@
 from .bn_contrastive_head import BNContrastiveHead
 from .ciou_aux_head import CIoUAuxHead
 from .contrastive_head import ContrastiveHead
+from .rtvp_grounding_head import RTVPGroundingHead
 from .rtvp_head import RTVPHead
 from .rtvp_head_module import RTVPHeadModule
 from .yolo_world_head import YOLOWorldHead
@@ -12,3 +13,4 @@ __all__ = [
     'YOLOWorldHeadModule'
 ]
 __all__ += ['CIoUAuxHead', 'RTVPHead', 'RTVPHeadModule']
+__all__ += ['RTVPGroundingHead']
