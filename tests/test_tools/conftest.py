@@ -22,7 +22,8 @@ def one_thread():
 
 
 def write_tiny_config(tmp_dir, mini_root: str) -> str:
-    """A 128-px RTVPNet-S-mini with a tiny TinyViT, widen 0.125 and a 16-d
+    """A 128-px RTVPNet-S-mini with a tiny random TinyViT (instead of the
+    mini config's MobileNetV2), widen 0.125 and a 16-d
     precomputed text table (every prompt of MMIOC-mini)."""
     with open(osp.join(mini_root, 'texts', 'generalized_class_texts.json'),
               encoding='utf-8') as f:
@@ -43,6 +44,8 @@ model = dict(
         text_model=dict(_delete_=True, type='PrecomputedTextEncoder',
                         embeddings_file={emb_file!r})),
     visual_encoder=dict(
+        _delete_=True, type='MobileSAMTinyViT', checkpoint=None,
+        out_strides=(8, 16, 32),
         embed_dims=(8, 16, 20, 40), depths=(1, 1, 1, 1),
         num_heads=(1, 1, 1, 2), window_sizes=(7, 7, 7, 7),
         neck_channels=32, num_classes=10),

@@ -1,0 +1,231 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Multi-seed learning check: train configs x seeds, test, tabulate.
+
+Every run gets the same data, schedule and CPU budget: ``tools/train.py``
+with ``randomness.seed=K`` and ``OMP_NUM_THREADS=--threads`` under ``nice``,
+``--jobs`` runs at a time; then ``tools/test.py`` on the last checkpoint
+with the config's own test set (open split: the unseen classes) and, for
+open-split configs, once more on the seen classes (``open_val_seen`` with the
+seen vocabulary). Each run leaves ``ROOT/<config>/seed<K>/result.json``;
+finished runs are skipped, so the command can be re-run after a stop.
+
+    python tools/analysis_tools/learning_check.py run \\
+        configs/rtvpnet_s_mini.py configs/baselines/yolo_world_s_open_mini.py \\
+        --seeds 0 1 2 --jobs 2 --threads 1
+    python tools/analysis_tools/learning_check.py summarize
+
+``summarize`` prints a markdown table: per config, the number of seeds and
+mean +- sample standard deviation of unseen / seen AP and AP50 and of the
+training wall time.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_ROOT = 'work_dirs/learning_check'
+#: (result key, metric key in mmengine's test json)
+METRICS = (('AP', 'coco/bbox_mAP'), ('AP50', 'coco/bbox_mAP_50'))
+
+
+def run_name(config: str) -> str:
+    """``configs/ablations/x/y.py`` -> ``y``."""
+    return osp.splitext(osp.basename(config))[0]
+
+
+def seen_test_options(data_root: str, num_seen: int) -> List[str]:
+    """``--cfg-options`` that test an open-split config on the seen classes
+    (``open_val_seen`` with the seen vocabulary)."""
+    root = data_root.rstrip('/') + '/'
+    return [
+        'test_dataloader.dataset.dataset.ann_file='
+        'annotations/open_val_seen.json',
+        f'test_dataloader.dataset.class_text_path={root}'
+        'texts/seen_class_texts.json',
+        f'test_evaluator.ann_file={root}annotations/open_val_seen.json',
+        f'model.num_test_classes={num_seen}',
+    ]
+
+
+def describe_config(config: str) -> Tuple[bool, str, int]:
+    """Whether a config is open-split, its data root and training classes.
+
+    Open split = the test vocabulary is the unseen class-text file.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    test_ds = cfg.test_dataloader.dataset
+    text_path = str(test_ds.get('class_text_path', ''))
+    inner = test_ds.get('dataset', test_ds)
+    data_root = str(inner.get('data_root', 'data/mmioc_mini/'))
+    num_train = int(cfg.model.get('num_train_classes', 0) or 0)
+    return 'unseen' in osp.basename(text_path), data_root, num_train
+
+
+def latest_metrics(test_dir: str) -> Dict[str, float]:
+    """Metrics of the newest ``<timestamp>/<timestamp>.json`` in a test
+    work dir (what mmengine writes after ``runner.test()``)."""
+    logs = sorted(
+        glob.glob(osp.join(test_dir, '*', '*.json')), key=osp.getmtime)
+    if not logs:
+        raise FileNotFoundError(f'no test metrics json under {test_dir}')
+    with open(logs[-1]) as f:
+        return json.load(f)
+
+
+def summarise_values(values: Sequence[float]) -> str:
+    """``mean +- sample std`` (``mean`` alone for one value), 3 decimals."""
+    if not values:
+        return '-'
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f'{mean:.3f}'
+    return f'{mean:.3f} ± {statistics.stdev(values):.3f}'
+
+
+def _run(cmd: List[str], log: str, threads: int) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    with open(log, 'a') as f:
+        f.write(f'$ {" ".join(cmd)}\n')
+        f.flush()
+        proc = subprocess.run(['nice', '-n', '5', *cmd],
+                              cwd=REPO,
+                              env=env,
+                              stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd)} failed ({proc.returncode}); '
+                           f'see {log}')
+
+
+def run_one(config: str, seed: int, root: str, threads: int,
+            options: Sequence[str]) -> Optional[str]:
+    """Train, test (unseen and seen) and write ``result.json``; returns
+    None on success or a one-line error."""
+    work_dir = osp.join(root, run_name(config), f'seed{seed}')
+    result_file = osp.join(work_dir, 'result.json')
+    if osp.isfile(result_file):
+        return None
+    os.makedirs(work_dir, exist_ok=True)
+    log = osp.join(work_dir, 'learning_check.log')
+    py = sys.executable
+    try:
+        is_open, data_root, num_train = describe_config(config)
+        t0 = time.time()
+        _run([
+            py, 'tools/train.py', config, '--work-dir', work_dir,
+            '--cfg-options', f'randomness.seed={seed}', *options
+        ], log, threads)
+        train_s = time.time() - t0
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
+        result = dict(
+            config=config,
+            seed=seed,
+            threads=threads,
+            options=list(options),
+            checkpoint=ckpt,
+            train_seconds=round(train_s, 1))
+        tests = [('test', [])]
+        if is_open:
+            tests.append(('seen', seen_test_options(data_root, num_train)))
+        for name, extra in tests:
+            test_dir = osp.join(work_dir, f'test_{name}')
+            cmd = [py, 'tools/test.py', config, ckpt, '--work-dir', test_dir]
+            if extra or options:
+                cmd += ['--cfg-options', *options, *extra]
+            _run(cmd, log, threads)
+            metrics = latest_metrics(test_dir)
+            key = 'unseen' if (is_open and name == 'test') else name
+            for short, long in METRICS:
+                result[f'{key}_{short}'] = metrics.get(long)
+        with open(result_file, 'w') as f:
+            json.dump(result, f, indent=1)
+        return None
+    except Exception as err:  # reported, the other runs go on
+        return f'{config} seed {seed}: {err}'
+
+
+def summarize(root: str) -> str:
+    """Markdown table of every ``result.json`` under ``root``."""
+    groups: Dict[str, List[dict]] = {}
+    for path in sorted(glob.glob(osp.join(root, '*', 'seed*',
+                                          'result.json'))):
+        with open(path) as f:
+            res = json.load(f)
+        groups.setdefault(run_name(res['config']), []).append(res)
+    cols = [('unseen_AP', 'unseen AP'), ('unseen_AP50', 'unseen AP50'),
+            ('seen_AP', 'seen AP'), ('seen_AP50', 'seen AP50'),
+            ('test_AP', 'AP (closed)'), ('test_AP50', 'AP50 (closed)')]
+    used = [(k, t) for k, t in cols
+            if any(r.get(k) is not None for g in groups.values() for r in g)]
+    lines = [
+        '| config | seeds | ' + ' | '.join(t for _, t in used) +
+        ' | train min |', '|---|---|' + '---|' * (len(used) + 1)
+    ]
+    for name, runs in sorted(groups.items()):
+        seeds = ','.join(str(r['seed']) for r in sorted(
+            runs, key=lambda r: r['seed']))
+        cells = [
+            summarise_values([r[k] for r in runs if r.get(k) is not None])
+            for k, _ in used
+        ]
+        mins = summarise_values([r['train_seconds'] / 60 for r in runs])
+        lines.append(f'| {name} | {seeds} | ' + ' | '.join(cells) +
+                     f' | {mins} |')
+    return '\n'.join(lines)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    run = sub.add_parser('run', help='train and test configs x seeds')
+    run.add_argument('configs', nargs='+')
+    run.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    run.add_argument('--jobs', type=int, default=2,
+                     help='runs at a time (one per core)')
+    run.add_argument('--threads', type=int, default=1,
+                     help='OMP threads per run')
+    run.add_argument('--root', default=DEFAULT_ROOT)
+    run.add_argument('--cfg-options', nargs='+', default=[],
+                     help='key=value overrides for every run')
+    summ = sub.add_parser('summarize', help='markdown table of the results')
+    summ.add_argument('--root', default=DEFAULT_ROOT)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.cmd == 'summarize':
+        print(summarize(args.root))
+        return 0
+    for config in args.configs:
+        if not osp.isfile(config):
+            print(f'learning_check: config {config} does not exist',
+                  file=sys.stderr)
+            return 2
+    # seed-major order: every config gets seed 0 before any gets seed 1
+    jobs = [(c, s) for s in args.seeds for c in args.configs]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        errors = [
+            e for e in pool.map(
+                lambda cs: run_one(cs[0], cs[1], args.root, args.threads,
+                                   args.cfg_options), jobs) if e
+        ]
+    for err in errors:
+        print(f'learning_check: FAILED {err}', file=sys.stderr)
+    print(summarize(args.root))
+    return 1 if errors else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
