@@ -41,6 +41,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         action='store_true',
         help='read xmin/ymin/xmax/ymax as 0-based pixel edges instead of '
         "VOC's 1-based inclusive pixel indices")
+    parser.add_argument(
+        '--recursive',
+        action='store_true',
+        help='convert every folder below root holding both Annotations/ '
+        'and JPEGImages/ (file names prefixed with the folder)')
     add_common_arguments(parser)
     args = parser.parse_args(argv)
 
@@ -51,6 +56,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             ann_dir=args.ann_dir,
             img_dir=args.img_dir,
             one_based=not args.zero_based,
+            recursive=args.recursive,
             **common_kwargs(args))
 
     return run_converter(build)

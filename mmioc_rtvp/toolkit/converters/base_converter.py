@@ -18,6 +18,9 @@ annotation files, unparsable files). :class:`BaseConverter` then
    source) and writes ``annotations/<name>.json``,
    ``reports/<name>_rejections.json`` and ``reports/<name>_summary.txt``.
 """
+import filecmp
+import glob
+import json
 import math
 import os
 import os.path as osp
@@ -438,9 +441,65 @@ class BaseConverter:
         if not self.report.reconciles():
             raise RuntimeError('conversion counts do not reconcile: '
                                f'{self.report.summary()}')
+        self._check_name_clashes(placements)
         self._map(_place_task, placements, 'place images', processes=False)
         self._write(out_images, out_anns, categories, cat_ids)
         return self.report
+
+    def _check_name_clashes(self, placements: List[Tuple[str, str,
+                                                       str]]) -> None:
+        """Refuse to replace an image of another dataset converted into the
+        same output directory (before anything is written).
+
+        The other datasets are those with a conversion report in
+        ``<out>/reports`` (``<name>_rejections.json``) and their
+        ``annotations/<name>.json``; re-running the same ``--name`` may
+        replace its own images, and a byte-identical file may be replaced.
+
+        Raises:
+            ValueError: Some output images are already images of another
+                dataset (the message names the first one and the count).
+        """
+        images_dir = osp.join(self.out_dir, 'images')
+        # an identical file (the same source converted again under another
+        # name) may be replaced: nothing is lost
+        existing = [
+            dst for src, dst, _ in placements if osp.lexists(dst) and not (
+                osp.isfile(dst) and filecmp.cmp(src, dst, shallow=False))
+        ]
+        if not existing:
+            return
+        owners: Dict[str, str] = {}
+        for report in sorted(
+                glob.glob(
+                    osp.join(self.out_dir, 'reports', '*_rejections.json'))):
+            other = osp.basename(report)[:-len('_rejections.json')]
+            ann_path = osp.join(self.out_dir, 'annotations', f'{other}.json')
+            if other == self.name or not osp.isfile(ann_path):
+                continue
+            try:
+                with open(ann_path, encoding='utf-8') as f:
+                    records = json.load(f).get('images', [])
+            except (OSError, ValueError, AttributeError) as err:
+                raise ValueError(
+                    f'{ann_path}: cannot read it to check that no image of '
+                    f'dataset {other!r} would be replaced: {err}')
+            for record in records:
+                if isinstance(record, dict) and 'file_name' in record:
+                    owners.setdefault(str(record['file_name']), other)
+        clashes = []
+        for dst in existing:
+            file_name = osp.relpath(dst, images_dir).replace(osp.sep, '/')
+            if file_name in owners:
+                clashes.append((file_name, owners[file_name]))
+        if clashes:
+            file_name, other = clashes[0]
+            raise ValueError(
+                f'{len(clashes)} output image(s) would replace images of '
+                f'another dataset converted into {self.out_dir}, e.g. '
+                f'images/{file_name} of {other!r} (annotations/{other}.json)'
+                '; nothing was written. Convert each source into its own '
+                '--out and combine them with merge_mmioc.py.')
 
     def _convert_image(
         self, im: SourceImage, result: Optional[Dict[str, Any]],
@@ -510,6 +569,13 @@ class BaseConverter:
 
         report.image_modes[probe.mode] += 1
         if probe.exif_orientation not in (0, 1):
+            if not report.exif_rotated:
+                report.notes.append(
+                    'EXIF-rotated images keep their stored pixel layout: '
+                    'width, height and boxes are in stored pixels, which is '
+                    'what mmioc_rtvp.LoadImageFromFile loads (EXIF '
+                    'orientation ignored); boxes drawn on the rotated view '
+                    'would not match')
             report.exif_rotated.append(im.rel_path)
         if (im.annotated_size is not None
                 and tuple(im.annotated_size) != (width, height)):

@@ -176,7 +176,7 @@ class COCOConverter(BaseConverter):
                                       ambiguous_ids[image_id])
                 else:
                     self.orphan_boxes(
-                        ann_file, record, 'missing_image',
+                        ann_file, record, 'unknown_image_id',
                         f"image id {image_id!r} is not in 'images'")
                 continue
             box = SourceBox(ann_file, record)

@@ -16,6 +16,8 @@ BOX_REASONS = {
     'outside_image': 'box fully outside the image',
     'duplicate_id': 'duplicate or ambiguous id (annotation, image or file)',
     'missing_image': 'its image file does not exist',
+    'unknown_image_id': "its image id is not in the annotation file's "
+    'image list',
     'corrupt_image': 'its image file cannot be read',
     'malformed_annotation_file': 'its annotation file cannot be parsed',
 }
@@ -73,6 +75,9 @@ class ConversionReport:
         self.exif_rotated: List[str] = []
         self.image_modes: Counter = Counter()
         self.notes: List[str] = []
+        # problems that leave every count reconciled but the dataset likely
+        # wrong (e.g. no label file found at all): printed loudly
+        self.warnings: List[str] = []
         self.outputs: Dict[str, str] = {}
 
     # ---------------------------------------------------------------- record
@@ -194,6 +199,7 @@ class ConversionReport:
                          ', '.join(f'{k} {v}'
                                    for k, v in s['image_modes'].items()))
         lines.extend(f'note: {n}' for n in self.notes)
+        lines.extend(f'WARNING: {w}' for w in self.warnings)
         for key, path in self.outputs.items():
             lines.append(f'{key}: {path}')
         if not s['reconciles']:
@@ -213,7 +219,8 @@ class ConversionReport:
             clipped=self.clipped,
             size_mismatches=self.size_mismatches,
             exif_rotated=self.exif_rotated,
-            notes=self.notes)
+            notes=self.notes,
+            warnings=self.warnings)
 
     def write(self, path: str) -> None:
         """Write :meth:`to_dict` as UTF-8 JSON (non-ASCII kept as is)."""

@@ -105,6 +105,13 @@ class MVTecConverter(BaseConverter):
                 rel: path
                 for path, rel in walk_files(gt_dir) if is_image_file(rel)
             } if osp.isdir(gt_dir) else {}
+            # mask stem -> mask files (any image format: KolektorSDD's are
+            # .bmp, others .tif); a .png is preferred when there are several
+            masks_by_stem: Dict[str, List[str]] = {}
+            for mask_rel in sorted(
+                    masks, key=lambda r: (not r.lower().endswith('.png'), r)):
+                masks_by_stem.setdefault(osp.splitext(mask_rel)[0],
+                                         []).append(mask_rel)
             claimed = set()
             for defect, defect_dir in splits:
                 for path, rel in walk_files(defect_dir):
@@ -113,14 +120,13 @@ class MVTecConverter(BaseConverter):
                     if defect == GOOD:
                         result.append(self._image(path, category))
                         continue
-                    stem, ext = osp.splitext(rel)
+                    stem = osp.splitext(rel)[0]
                     label = f'{category}/{defect}'
-                    candidates = [
-                        f'{defect}/{stem}{self.mask_suffix}{e}'
-                        for e in ('.png', ext)
-                    ] + [f'{defect}/{rel}']
-                    mask_rel = next((c for c in candidates if c in masks),
-                                    None)
+                    mask_rel = next(
+                        (masks_by_stem[c][0]
+                         for c in (f'{defect}/{stem}{self.mask_suffix}',
+                                   f'{defect}/{stem}') if c in masks_by_stem),
+                        None)
                     if mask_rel is None:
                         result.append(
                             self._image(

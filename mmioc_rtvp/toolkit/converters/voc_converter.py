@@ -11,7 +11,13 @@ as 0-based pixel edges: ``x = xmin, w = xmax - xmin``). ``<size>`` is
 only compared with the real image size. Images without an xml file are
 defect-free images. Output ``file_name`` is the image path relative to the
 image directory.
+
+``recursive=True`` (``voc2mmioc.py --recursive``) converts every VOC set
+below the root, i.e. every folder holding both ``Annotations/`` and
+``JPEGImages/`` (e.g. ``root/line1/Annotations``, ``root/line2/...``); a
+``file_name`` is then prefixed with the set's folder (``line1/x.jpg``).
 """
+import os
 import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Optional, Tuple
@@ -40,6 +46,9 @@ class VOCConverter(BaseConverter):
             ``root/JPEGImages``.
         one_based (bool): VOC's 1-based inclusive coordinates. Defaults to
             True.
+        recursive (bool): Convert every ``Annotations/`` + ``JPEGImages/``
+            pair below ``root`` (then ``ann_dir`` / ``img_dir`` must not be
+            given). Defaults to False.
         **kwargs: :class:`BaseConverter` arguments.
 
     Raises:
@@ -53,23 +62,64 @@ class VOCConverter(BaseConverter):
                  ann_dir: Optional[str] = None,
                  img_dir: Optional[str] = None,
                  one_based: bool = True,
+                 recursive: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = root
         # path -> posix path relative to the root (reports, file names)
         self._rel = relative_to(root)
-        self.ann_dir = ann_dir or osp.join(root, 'Annotations')
-        self.img_dir = img_dir or osp.join(root, 'JPEGImages')
-        for d in (root, self.ann_dir, self.img_dir):
-            if not osp.isdir(d):
-                raise FileNotFoundError(f'VOC directory not found: {d}')
+        if not osp.isdir(root):
+            raise FileNotFoundError(f'VOC directory not found: {root}')
+        self.recursive = recursive
+        if recursive:
+            if ann_dir or img_dir:
+                raise ValueError('recursive: the Annotations/JPEGImages '
+                                 'pairs are found below the root; do not '
+                                 'give ann_dir or img_dir')
+            # (xml dir, image dir, file_name prefix) of every VOC set
+            self.sets = [(osp.join(d, 'Annotations'), osp.join(
+                d, 'JPEGImages'), self._rel(d) if d != root else '')
+                         for d in self._find_sets(root)]
+            if not self.sets:
+                raise FileNotFoundError(
+                    f'no folder below {root} holds both Annotations/ and '
+                    'JPEGImages/')
+            self.ann_dir, self.img_dir = self.sets[0][:2]
+        else:
+            self.ann_dir = ann_dir or osp.join(root, 'Annotations')
+            self.img_dir = img_dir or osp.join(root, 'JPEGImages')
+            for d in (self.ann_dir, self.img_dir):
+                if not osp.isdir(d):
+                    raise FileNotFoundError(
+                        f'VOC directory not found: {d}' +
+                        ('' if osp.isdir(osp.join(root, 'Annotations')) else
+                         ' (sets in sub-folders: use --recursive)'))
+            self.sets = [(self.ann_dir, self.img_dir, '')]
         self.one_based = one_based
+
+    @staticmethod
+    def _find_sets(root: str) -> List[str]:
+        """Folders below ``root`` (itself included) with both
+        ``Annotations/`` and ``JPEGImages/``, sorted."""
+        found = []
+        for dirpath, dirnames, _ in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
+            if 'Annotations' in dirnames and 'JPEGImages' in dirnames:
+                found.append(dirpath)
+                # a set's own folders are not searched for further sets
+                dirnames[:] = [
+                    d for d in dirnames
+                    if d not in ('Annotations', 'JPEGImages')
+                ]
+        return found
 
     def source_info(self) -> Dict[str, Any]:
         return dict(
             root=osp.abspath(self.root),
             ann_dir=osp.abspath(self.ann_dir),
             img_dir=osp.abspath(self.img_dir),
+            sets=[self._rel(a)[:-len('/Annotations')] or '.'
+                  for a, _, _ in self.sets] if self.recursive else None,
             one_based=self.one_based)
 
     def _find_image(self, xml_rel: str, filename: Optional[str],
@@ -158,6 +208,17 @@ class VOCConverter(BaseConverter):
         return tree, boxes, None, ''
 
     def scan(self) -> List[SourceImage]:
+        result = []
+        for ann_dir, img_dir, prefix in self.sets:
+            self.ann_dir, self.img_dir = ann_dir, img_dir
+            for im in self._scan_set():
+                if prefix:
+                    im.file_name = f'{prefix}/{im.file_name}'
+                result.append(im)
+        return result
+
+    def _scan_set(self) -> List[SourceImage]:
+        """The images of one VOC set (``self.ann_dir``, ``self.img_dir``)."""
         images = {
             rel: path
             for path, rel in walk_files(self.img_dir) if is_image_file(rel)

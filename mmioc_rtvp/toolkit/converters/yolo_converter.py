@@ -152,17 +152,59 @@ class YOLOConverter(BaseConverter):
                         if self.labels_dir else None),
             class_names=self.class_names)
 
-    def _label_path(self, image_path: str) -> str:
+    def _label_candidates(self, image_path: str) -> List[str]:
+        """Label paths of an image, most specific first.
+
+        With ``labels_dir``: ``labels_dir/<path relative to images_dir>``,
+        then, when that path passes through an ``images`` folder (e.g.
+        ``--labels ROOT/labels`` with the images under ``ROOT/images`` and
+        no ``--images``), ``labels_dir/<path after images/>``. Without it,
+        the Ultralytics rule (the last ``images`` folder -> ``labels``).
+        """
         stem = osp.splitext(image_path)[0]
         if self.labels_dir is not None:
-            rel = osp.relpath(stem, self.images_dir)
-            return osp.join(self.labels_dir, rel + '.txt')
+            parts = split_posix(
+                osp.relpath(stem, self.images_dir).replace(osp.sep, '/'))
+            candidates = [osp.join(self.labels_dir, *parts) + '.txt']
+            for i in range(len(parts) - 2, -1, -1):
+                if parts[i] == 'images':
+                    candidates.append(
+                        osp.join(self.labels_dir, *parts[i + 1:]) + '.txt')
+                    break
+            return candidates
         parts = split_posix(self._rel(stem))
         for i in range(len(parts) - 2, -1, -1):
             if parts[i] == 'images':
                 parts[i] = 'labels'
                 break
-        return osp.join(self.root, *parts) + '.txt'
+        return [osp.join(self.root, *parts) + '.txt']
+
+    def _label_path(self, image_path: str) -> str:
+        """The first existing label candidate of an image (else the first)."""
+        candidates = self._label_candidates(image_path)
+        for candidate in candidates:
+            if osp.isfile(candidate):
+                return candidate
+        return candidates[0]
+
+    def _expected_images(self, label_path: str) -> List[str]:
+        """Where the lookup rule expects the image of a label file (stems
+        relative to the root, any image extension), inverse of
+        :meth:`_label_candidates`."""
+        stem = osp.splitext(label_path)[0]
+        if self.labels_dir is not None:
+            rel = osp.relpath(stem, self.labels_dir)
+            found = [self._rel(osp.join(self.images_dir, rel))]
+            under_images = osp.join(self.images_dir, 'images')
+            if osp.isdir(under_images):
+                found.append(self._rel(osp.join(under_images, rel)))
+            return found
+        parts = split_posix(self._rel(stem))
+        for i in range(len(parts) - 2, -1, -1):
+            if parts[i] == 'labels':
+                parts[i] = 'images'
+                break
+        return ['/'.join(parts)]
 
     def _label_files(self, image_dirs: set) -> List[str]:
         """Every file that may be a label file (to find orphans)."""
@@ -306,21 +348,27 @@ class YOLOConverter(BaseConverter):
                         error=error))
         claimed = {osp.normpath(p) for p in by_label}
         image_dirs = {osp.dirname(p) for p in image_paths}
+        # image stem -> (image, where its label was looked up), for hints
+        by_stem: Dict[str, List[Tuple[str, str]]] = {}
+        for label_path, paths in by_label.items():
+            for path in paths:
+                stem = osp.splitext(osp.basename(path))[0]
+                by_stem.setdefault(stem, []).append(
+                    (self._rel(path), self._rel(label_path)))
         for path in self._label_files(image_dirs):
             if osp.normpath(path) in claimed:
                 continue
             rel = self._rel(path)
-            parts = split_posix(osp.splitext(rel)[0])
-            for i in range(len(parts) - 2, -1, -1):
-                if parts[i] == 'labels':
-                    parts[i] = 'images'
-                    break
-            expected = '/'.join(parts) + '.*'
-            self.orphan_image(
-                expected,
-                'missing_image',
-                f'label file {rel} has no image',
-                file=rel)
+            expected = ' or '.join(
+                e + '.*' for e in self._expected_images(path))
+            detail = f'label file {rel} has no image (looked for {expected})'
+            namesakes = by_stem.get(osp.splitext(osp.basename(path))[0])
+            if namesakes:
+                image_rel, looked_up = namesakes[0]
+                detail += (f'; image {image_rel} has its name, but its label '
+                           f'was looked up at {looked_up}: do --images and '
+                           '--labels mirror each other?')
+            self.orphan_image(expected, 'missing_image', detail, file=rel)
             boxes, unparsed, detail = self._parse_label(path)
             if unparsed is not None:
                 self.orphan_boxes(
@@ -335,4 +383,13 @@ class YOLOConverter(BaseConverter):
                 reason, detail = box.error or (
                     'missing_image', f'no image for label file {rel}')
                 self.orphan_boxes(box.file, box.record, reason, detail)
+        if images and not any(im.annotated for im in images):
+            rule = (f'{self._rel(self.labels_dir)}/<image path relative to '
+                    f'{self._rel(self.images_dir) or "."}>.txt'
+                    if self.labels_dir else 'images/... -> labels/....txt, '
+                    'or next to the image')
+            self.report.warnings.append(
+                f'no label file was found for any of the {len(images)} '
+                f'images (looked up as {rule}): every image would be '
+                'converted as defect-free. Check --images / --labels.')
         return images

@@ -92,7 +92,7 @@ def test_valid_boxes_crowd_and_hierarchy(tmp_path):
         (ann(2, 1, [1, 1, 5, -5]), 'non_positive_size'),
         (ann(2, 1, [100, 10, 5, 5]), 'outside_image'),  # starts at x = W
         (ann(1, 1, [1, 1, 5, 5]), 'duplicate_id'),  # repeats annotation 1
-        (ann(2, 42, [1, 1, 5, 5]), 'missing_image'),  # no image 42
+        (ann(2, 42, [1, 1, 5, 5]), 'unknown_image_id'),  # no image 42
     ])
 def test_box_rejection_reasons(tmp_path, bad, reason):
     ann_file, img_dir = make_coco(

@@ -102,7 +102,8 @@ def test_missing_image_orphan_label(tmp_path):
         dict(
             image='images/b.*',
             reason='missing_image',
-            detail='label file labels/b.txt has no image',
+            detail='label file labels/b.txt has no image (looked for '
+            'images/b.*)',
             file='labels/b.txt')
     ]
     assert rep['summary']['input_images'] == 2
