@@ -6,6 +6,9 @@ from .tinyvit_blocks import (TinyViTAttention, TinyViTAttnStage, TinyViTBlock,
                              TinyViTLayerNorm2d, TinyViTMBConv, TinyViTMlp,
                              TinyViTPatchEmbed, TinyViTPatchMerging)
 from .block_mask import BlockMask
+from .c2psa import C2PSA
+from .c3k import C3k
+from .c3k2 import C3k2
 from .cbam_activation import CBAMActivation
 from .domain_projection_net import DomainProjectionNet
 from .eca_activation import ECAActivation
@@ -13,6 +16,8 @@ from .energy_activation import EnergyActivation
 from .energy_sparse_prompt import EnergySparsePrompt
 from .expert_domain_projection import ExpertDomainProjection
 from .mca_activation import MCAActivation
+from .psa_attention import PSAAttention
+from .psa_block import PSABlock
 from .self_attention_activation import SelfAttentionActivation
 from .unguided_csp_layer_with_two_conv import UnguidedCSPLayerWithTwoConv
 from .visual_text_update import VisualTextUpdate
@@ -29,3 +34,4 @@ __all__ += [
     'MCAActivation', 'SelfAttentionActivation', 'UnguidedCSPLayerWithTwoConv',
     'VisualTextUpdate'
 ]
+__all__ += ['C2PSA', 'C3k', 'C3k2', 'PSAAttention', 'PSABlock']
