@@ -1,59 +1,24 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Detect free-text defect prompts in an image and draw the boxes.
+"""Detect free-text defect prompts in one image and draw the boxes.
 
     python tools/image_demo.py CONFIG CHECKPOINT IMAGE \
         --texts "scratch on wood" "hole in paper" --out work_dirs/pred.jpg
 
-Closed-set detectors (no text side) ignore ``--texts`` and use their classes.
+A thin wrapper over :class:`mmioc_rtvp.apis.MMIOCInferencer` (see
+tools/infer.py for folders, videos, JSON results and OK/NG verdicts).
+Closed-set detectors (no text side) ignore ``--texts`` and use their
+classes.
 """
 import argparse
 import os
 import os.path as osp
 from typing import List, Optional
 
-import mmcv
-import torch
-from mmdet.apis import init_detector
+import cv2
 from mmengine.config import Config, DictAction
-from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import VISUALIZERS
-
-# transforms that need annotations or per-dataset texts: not at inference
-_SKIP = ('LoadAnnotations', 'LoadText', 'RandomLoadText')
 
 
-def build_inference_pipeline(cfg) -> Compose:
-    """The test pipeline of ``cfg`` without annotation/text loading."""
-    dataset_cfg = cfg.test_dataloader.dataset
-    pipeline = dataset_cfg.get('pipeline')
-    while not pipeline and 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-        pipeline = dataset_cfg.get('pipeline')
-    steps = [
-        t for t in pipeline if str(t['type']).split('.')[-1] not in _SKIP
-    ]
-    return Compose(steps)
-
-
-def detect(model, image_path: str, texts: Optional[List[str]],
-           score_thr: float):
-    """Run one image through ``model``; returns (data_sample, class names)."""
-    cfg = model.cfg
-    if texts and hasattr(model, 'reparameterize'):
-        model.reparameterize([texts])
-        names = list(texts)
-    else:
-        names = list(model.dataset_meta.get('classes', []))
-    pipeline = build_inference_pipeline(cfg)
-    data = pipeline(dict(img_path=image_path, img_id=0))
-    with torch.no_grad():
-        result = model.test_step(pseudo_collate([data]))[0]
-    keep = result.pred_instances.scores >= score_thr
-    result.pred_instances = result.pred_instances[keep]
-    return result, names
-
-
-def main() -> None:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -68,32 +33,41 @@ def main() -> None:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. model.test_cfg.score_thr=0.01')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     for path in (args.config, args.checkpoint, args.image):
         if not osp.isfile(path):
             raise FileNotFoundError(f'image_demo: no such file: {path}')
-
+    from mmioc_rtvp.apis import MMIOCInferencer
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model = init_detector(cfg, args.checkpoint, device=args.device)
-    result, names = detect(model, args.image, args.texts, args.score_thr)
-
-    visualizer = VISUALIZERS.build(model.cfg.visualizer)
-    visualizer.dataset_meta = dict(
-        classes=names, palette='random')
-    image = mmcv.imread(args.image, channel_order='rgb')
+    inferencer = MMIOCInferencer(
+        model=cfg, weights=args.checkpoint, device=args.device,
+        show_progress=False)
+    texts = args.texts if inferencer.open_vocabulary else None
+    if args.texts and texts is None:
+        print('image_demo: closed-set detector: --texts ignored, classes '
+              f'{inferencer.classes}')
+    out = inferencer(
+        args.image, texts=texts, return_vis=True, no_save_vis=True,
+        pred_score_thr=args.score_thr)
+    if out['skipped']:
+        name, reason = out['skipped'][0]
+        raise SystemExit(f'image_demo: cannot read {name}: {reason}')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    visualizer.add_datasample(
-        'prediction', image, result, draw_gt=False, show=False,
-        out_file=args.out, pred_score_thr=args.score_thr)
-    inst = result.pred_instances
-    print(f'image_demo: {len(inst)} boxes with score >= {args.score_thr} '
+    cv2.imwrite(args.out, out['visualization'][0][:, :, ::-1])
+    pred = out['predictions'][0]
+    kept = [i for i, s in enumerate(pred['scores']) if s >= args.score_thr]
+    print(f'image_demo: {len(kept)} boxes with score >= {args.score_thr} '
           f'-> {args.out}')
-    for box, score, label in zip(inst.bboxes.tolist(), inst.scores.tolist(),
-                                 inst.labels.tolist()):
-        print(f'  {names[label]!r:32s} {score:.2f} '
-              f'[{", ".join(f"{v:.0f}" for v in box)}]')
+    for i in kept:
+        box = ', '.join(f'{v:.0f}' for v in pred['bboxes'][i])
+        print(f'  {pred["label_names"][i]!r:32s} {pred["scores"][i]:.2f} '
+              f'[{box}]')
 
 
 if __name__ == '__main__':

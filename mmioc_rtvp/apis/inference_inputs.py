@@ -1,0 +1,212 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""What the inferencer reads: images, folders, globs, videos, arrays."""
+import glob
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
+                    '.webp', '.ppm', '.pgm')
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.mpg',
+                    '.mpeg', '.m4v', '.wmv')
+InputsType = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
+
+
+@dataclass
+class InferenceInput:
+    """One image to run: a file, an array or a frame of a video.
+
+    Attributes:
+        name (str): How results and drawn files name it: the path of a
+            file, ``<video path>#<frame index>`` for a frame, ``array_<i>``
+            for an array.
+        path (str, optional): Image file to decode.
+        img (np.ndarray, optional): (H, W, 3) BGR uint8 pixels, once read.
+        frame (int, optional): Frame index in its video.
+    """
+    name: str
+    path: Optional[str] = None
+    img: Optional[np.ndarray] = None
+    frame: Optional[int] = None
+
+
+@dataclass
+class VideoInput:
+    """A video, read frame by frame (every ``stride``-th frame).
+
+    Attributes:
+        path (str): The video file.
+    """
+    path: str
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in '*?[')
+
+
+def _folder_files(folder: str) -> List[str]:
+    """Images and videos of a folder and its sub-folders, sorted."""
+    found = []
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS):
+                found.append(osp.join(root, name))
+    return sorted(found)
+
+
+def _file_input(path: str) -> Union[InferenceInput, VideoInput]:
+    if path.lower().endswith(VIDEO_EXTENSIONS):
+        return VideoInput(path)
+    return InferenceInput(name=path, path=path)
+
+
+def expand_inputs(inputs: InputsType
+                  ) -> List[Union[InferenceInput, VideoInput]]:
+    """Turn user inputs into a flat list of images and videos.
+
+    - a folder: its images and videos (recursively, sorted by path);
+    - a glob pattern (``data/*.png``, ``**`` allowed): the matching files;
+    - a video file (by extension, :data:`VIDEO_EXTENSIONS`): a
+      :class:`VideoInput`;
+    - any other path: an image file (an unreadable or missing one is
+      reported when it is read, not here);
+    - a (H, W, 3) BGR array: an image named ``array_<i>``;
+    - a list or tuple of the above.
+
+    Args:
+        inputs: See above.
+
+    Returns:
+        list: :class:`InferenceInput` and :class:`VideoInput` items.
+
+    Raises:
+        ValueError: A glob or folder that matches nothing.
+        TypeError: An input of another type.
+    """
+    items: List[Union[InferenceInput, VideoInput]] = []
+    entries = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    for i, entry in enumerate(entries):
+        if isinstance(entry, np.ndarray):
+            items.append(InferenceInput(name=f'array_{i}', img=entry))
+        elif isinstance(entry, (str, os.PathLike)):
+            entry = os.fspath(entry)
+            if osp.isdir(entry):
+                files = _folder_files(entry)
+                if not files:
+                    raise ValueError(f'{entry}: the folder holds no image '
+                                     'or video file')
+                items.extend(_file_input(f) for f in files)
+            elif _is_glob(entry) and not osp.exists(entry):
+                files = sorted(
+                    f for f in glob.glob(entry, recursive=True)
+                    if osp.isfile(f))
+                if not files:
+                    raise ValueError(f'{entry}: the pattern matches no file')
+                items.extend(_file_input(f) for f in files)
+            else:
+                items.append(_file_input(entry))
+        else:
+            raise TypeError(f'input {i}: expected a path or an image array, '
+                            f'got {type(entry).__name__}')
+    return items
+
+
+def count_frames(path: str, stride: int) -> int:
+    """Number of frames :func:`read_video` yields (0 if unreadable)."""
+    cap = cv2.VideoCapture(path)
+    try:
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return max(0, (total + stride - 1) // stride)
+
+
+def read_video(path: str, stride: int) -> Iterator[InferenceInput]:
+    """Frames 0, stride, 2 * stride, ... of a video, decoded lazily.
+
+    Args:
+        path (str): The video file.
+        stride (int): Keep one frame in ``stride`` (>= 1).
+
+    Yields:
+        InferenceInput: ``name='<path>#<index>'``, ``img`` BGR, ``frame``.
+
+    Raises:
+        OSError: The file cannot be opened as a video.
+    """
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        cap.release()
+        raise OSError('cannot be opened as a video')
+    index = 0
+    try:
+        while cap.grab():
+            if index % stride == 0:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    yield InferenceInput(
+                        name=f'{path}#{index}', img=frame, frame=index)
+            index += 1
+    finally:
+        cap.release()
+
+
+def read_image(path: str) -> np.ndarray:
+    """Decode an image file to (H, W, 3) BGR uint8.
+
+    Raises:
+        OSError: Missing file, or bytes that are not a decodable image.
+    """
+    if not osp.isfile(path):
+        raise OSError('no such file')
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise OSError('not a decodable image')
+    return img
+
+
+def num_images(items: Sequence[Union[InferenceInput, VideoInput]],
+               stride: int) -> int:
+    """How many images ``items`` give (video frames counted at ``stride``)."""
+    return sum(
+        count_frames(it.path, stride) if isinstance(it, VideoInput) else 1
+        for it in items)
+
+
+def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
+                stride: int,
+                skipped: List[Tuple[str, str]]) -> Iterator[InferenceInput]:
+    """Decode ``items`` one by one; unreadable ones go to ``skipped``.
+
+    Args:
+        items: From :func:`expand_inputs`.
+        stride (int): Frame stride of videos.
+        skipped (list): Receives ``(name, reason)`` of every input that
+            could not be read; nothing else is dropped.
+
+    Yields:
+        InferenceInput: With ``img`` set.
+    """
+    for item in items:
+        if isinstance(item, VideoInput):
+            try:
+                yield from read_video(item.path, stride)
+            except OSError as err:
+                skipped.append((item.path, str(err)))
+            continue
+        if item.img is None:
+            try:
+                item.img = read_image(item.path)
+            except OSError as err:
+                skipped.append((item.name, str(err)))
+                continue
+        if item.img.ndim != 3 or item.img.shape[2] != 3:
+            skipped.append((item.name, f'expected (H, W, 3) pixels, got '
+                            f'shape {tuple(item.img.shape)}'))
+            continue
+        yield item

@@ -1,0 +1,192 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Tests of MMIOCInferencer on a tiny RTVPNet (128 px, random weights)."""
+import json
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from mmioc_rtvp.apis import MMIOCInferencer, OKNGThreshold
+from mmioc_rtvp.apis.ok_ng import default_threshold_file
+from mmioc_rtvp.registry import MODELS
+from .conftest import CLASS_PROMPTS, save_checkpoint
+
+pytestmark = pytest.mark.usefixtures('one_thread')
+SINGLE = [p[0] for p in CLASS_PROMPTS]
+
+
+def reference_detections(config, checkpoint, image_path, texts):
+    """The detector's own path: reparameterize + test pipeline + test_step
+    (what tools/image_demo.py did before the inferencer)."""
+    init_default_scope('mmioc_rtvp')
+    cfg = Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    state = torch.load(checkpoint, weights_only=True)['state_dict']
+    model.load_state_dict(state)
+    model.eval()
+    model.reparameterize([texts])
+    from mmengine.dataset import Compose
+    steps = [
+        s for s in cfg.test_dataloader.dataset.pipeline
+        if str(s['type']).split('.')[-1] not in ('LoadAnnotations',
+                                                 'LoadText')
+    ]
+    data = Compose(steps)(dict(img_path=image_path, img_id=0))
+    with torch.no_grad():
+        return model.test_step(pseudo_collate([data]))[0].pred_instances
+
+
+def test_detections_equal_the_detectors_own_path(tiny_config,
+                                                 tiny_checkpoint, images,
+                                                 inferencer):
+    out = inferencer(images[0], texts=SINGLE)
+    pred = out['predictions'][0]
+    ref = reference_detections(tiny_config, tiny_checkpoint, images[0],
+                               SINGLE)
+    assert len(pred['scores']) == len(ref.scores) > 0
+    np.testing.assert_allclose(pred['bboxes'], ref.bboxes.numpy(),
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(pred['scores'], ref.scores.numpy(),
+                               rtol=1e-5, atol=1e-6)
+    assert pred['labels'] == ref.labels.tolist()
+    assert pred['label_names'] == [SINGLE[i] for i in pred['labels']]
+    assert pred['defect_score'] == pytest.approx(max(pred['scores']))
+
+
+def test_prompt_ensemble_averages_unit_embeddings(inferencer):
+    inferencer.set_vocabulary(CLASS_PROMPTS)
+    encoder = inferencer.model.backbone.text_model
+    expected = []
+    for prompts in CLASS_PROMPTS:
+        embeds = encoder([prompts])[0]  # (P, D), unit rows
+        expected.append(F.normalize(embeds.mean(0), dim=0))
+    torch.testing.assert_close(inferencer.text_feats[0],
+                               torch.stack(expected))
+    assert inferencer.classes == SINGLE
+    # the ensemble differs from the first prompt alone
+    first = encoder([[CLASS_PROMPTS[0][0]]])[0, 0]
+    assert not torch.allclose(inferencer.text_feats[0, 0], first)
+
+
+def test_folder_glob_skipped_and_counts_reconcile(images, inferencer,
+                                                  tmp_path):
+    folder = tmp_path / 'parts'
+    shutil.copytree(osp.dirname(images[0]), folder)
+    (folder / 'broken.png').write_bytes(b'not an image')
+    (folder / 'notes.txt').write_text('ignored: not an image extension')
+    out = inferencer(str(folder), texts=SINGLE, batch_size=2)
+    names = [p['image'] for p in out['predictions']]
+    assert sorted(osp.basename(n) for n in names) == [
+        'img_0.png', 'img_1.png', 'img_2.png'
+    ]
+    assert out['skipped'] == [(str(folder / 'broken.png'),
+                               'not a decodable image')]
+    out = inferencer([str(folder / 'img_*.png'), str(folder / 'gone.png')],
+                     texts=SINGLE)
+    assert len(out['predictions']) == 3
+    assert out['skipped'] == [(str(folder / 'gone.png'), 'no such file')]
+
+
+def test_batches_give_the_single_image_results(images, inferencer):
+    one = [inferencer(p, texts=SINGLE)['predictions'][0] for p in images]
+    batched = inferencer(images, texts=SINGLE, batch_size=3)['predictions']
+    for a, b in zip(one, batched):
+        assert a['labels'] == b['labels']
+        np.testing.assert_allclose(a['scores'], b['scores'], atol=1e-5)
+
+
+def test_empty_vocabulary_is_refused(inferencer):
+    with pytest.raises(ValueError, match='empty vocabulary'):
+        inferencer.set_vocabulary([])
+    with pytest.raises(ValueError, match='non-empty string'):
+        inferencer.set_vocabulary(['scratch on metal', ' '])
+
+
+def test_checkpoint_config_mismatch_names_both(tiny_config, tmp_path):
+    init_default_scope('mmioc_rtvp')
+    cfg = Config.fromfile(tiny_config)
+    cfg.model.neck.widen_factor = 0.25  # other channel counts
+    cfg.model.bbox_head.head_module.widen_factor = 0.25
+    other = save_checkpoint(MODELS.build(cfg.model), tmp_path / 'other.pth')
+    with pytest.raises(ValueError) as err:
+        MMIOCInferencer(model=tiny_config, weights=other, device='cpu')
+    message = str(err.value)
+    assert other in message and tiny_config in message
+    assert 'other shapes' in message
+
+
+def test_coco_results_verdicts_and_drawn_images(images, tiny_config,
+                                                tiny_checkpoint, tmp_path):
+    inferencer = MMIOCInferencer(
+        model=tiny_config, weights=tiny_checkpoint, device='cpu',
+        texts=SINGLE, ok_ng_threshold=0.0, show_progress=False)
+    out = inferencer(images[:2], out_dir=str(tmp_path), no_save_pred=False,
+                     pred_score_thr=0.99)
+    with open(tmp_path / 'predictions.json') as f:
+        coco = json.load(f)
+    assert [c['name'] for c in coco['categories']] == SINGLE
+    assert [i['file_name'] for i in coco['images']] == images[:2]
+    assert (coco['images'][0]['height'], coco['images'][0]['width']) == (96,
+                                                                         128)
+    first = [a for a in coco['annotations'] if a['image_id'] == 1]
+    pred = out['predictions'][0]
+    x1, y1, x2, y2 = pred['bboxes'][0]
+    assert first[0]['bbox'] == pytest.approx([x1, y1, x2 - x1, y2 - y1])
+    assert first[0]['category_id'] == pred['labels'][0] + 1
+    assert len(coco['annotations']) == sum(
+        len(p['scores']) for p in out['predictions'])
+    # threshold 0: every image is NG; a threshold above every score: OK
+    assert [i['verdict'] for i in coco['images']] == ['NG', 'NG']
+    assert sorted(p.name for p in (tmp_path / 'vis').iterdir()) == [
+        'img_0.png', 'img_1.png'
+    ]
+    inferencer.ok_ng = OKNGThreshold(threshold=1.01)
+    out = inferencer(images[:1])
+    assert out['predictions'][0]['verdict'] == 'OK'
+
+
+def test_threshold_file_next_to_the_checkpoint_is_read(
+        tiny_config, tiny_checkpoint, tmp_path):
+    weights = tmp_path / 'model.pth'
+    shutil.copy(tiny_checkpoint, weights)
+    OKNGThreshold(threshold=0.42, method='f1').dump(
+        default_threshold_file(str(weights)))
+    inferencer = MMIOCInferencer(
+        model=tiny_config, weights=str(weights), device='cpu',
+        show_progress=False)
+    assert inferencer.ok_ng.threshold == 0.42
+    # the checkpoint's training classes are the default vocabulary
+    assert inferencer.classes == ['hole in wood', 'crack in wood']
+
+
+def test_video_frames_with_stride(images, inferencer, tmp_path):
+    path = str(tmp_path / 'line.avi')
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 5,
+                             (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    out = inferencer(path, texts=SINGLE, frame_stride=2)
+    assert [p['image'] for p in out['predictions']] == [
+        f'{path}#0', f'{path}#2', f'{path}#4'
+    ]
+
+
+def test_return_datasamples_carry_the_verdict(images, inferencer):
+    inferencer.ok_ng = OKNGThreshold(threshold=0.0)
+    try:
+        out = inferencer(cv2.imread(images[0]), texts=SINGLE,
+                         return_datasamples=True)
+    finally:
+        inferencer.ok_ng = None
+    sample = out['predictions'][0]
+    assert sample.verdict == 'NG' and sample.image_name == 'array_0'
+    assert sample.defect_score == pytest.approx(
+        float(sample.pred_instances.scores.max()))

@@ -1,0 +1,99 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Detect free-text defect classes in images, folders, globs and videos.
+
+    python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] \
+        --texts "scratch on metal" "hole in wood|drilled hole" \
+        --out-dir work_dirs/infer
+
+INPUT: image files, folders (recursive), glob patterns (quote them) and
+videos (``--frame-stride N`` runs one frame in N). ``--texts`` gives one
+class per argument, ``|`` separating the prompts of a prompt ensemble;
+``--class-text FILE`` reads them from a YOLO-World class-text JSON or a
+``.txt`` (one class per line). Writes ``OUT_DIR/predictions.json``
+(COCO-style, with each image's defect score and OK/NG verdict) and the
+drawn images in ``OUT_DIR/vis/``. The OK/NG threshold is read from
+``--threshold``, ``--threshold-file`` or the file
+``tools/analysis_tools/calibrate_threshold.py`` wrote next to the
+checkpoint. Unreadable inputs are skipped and listed at the end; the exit
+status is 0 unless nothing could be read.
+"""
+import argparse
+import collections
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='checkpoint (training or baked)')
+    parser.add_argument('inputs', nargs='+', help='images, folders, globs, '
+                        'videos')
+    vocab = parser.add_mutually_exclusive_group()
+    vocab.add_argument(
+        '--texts', nargs='+', help='one class per argument; "a|b" is a '
+        'prompt ensemble')
+    vocab.add_argument('--class-text', help='class-text .json or .txt file')
+    parser.add_argument('--out-dir', default='work_dirs/infer')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--frame-stride', type=int, default=1)
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3,
+        help='boxes drawn from this score (all are saved)')
+    parser.add_argument('--threshold', type=float,
+                        help='OK/NG threshold on the image defect score')
+    parser.add_argument('--threshold-file', help='OK/NG threshold file')
+    parser.add_argument('--no-vis', action='store_true',
+                        help='do not draw images')
+    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. model.test_cfg.score_thr=0.01')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    for path in (args.config, args.checkpoint):
+        if not osp.isfile(path):
+            print(f'infer: no such file: {path}', file=sys.stderr)
+            return 2
+    from mmioc_rtvp.apis import MMIOCInferencer
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    inferencer = MMIOCInferencer(
+        model=cfg, weights=args.checkpoint, device=args.device,
+        ok_ng_threshold=args.threshold, threshold_file=args.threshold_file,
+        show_progress=not args.no_progress)
+    texts = args.class_text or args.texts
+    out = inferencer(
+        args.inputs, texts=texts, batch_size=args.batch_size,
+        frame_stride=args.frame_stride, pred_score_thr=args.score_thr,
+        out_dir=args.out_dir, no_save_vis=args.no_vis, no_save_pred=False)
+    preds = out['predictions']
+    verdicts = collections.Counter(p['verdict'] for p in preds)
+    boxes = sum(sum(s >= args.score_thr for s in p['scores']) for p in preds)
+    print(f'infer: {len(preds)} images, {boxes} boxes with score >= '
+          f'{args.score_thr}, classes {out["classes"]}')
+    if inferencer.ok_ng is not None:
+        print(f'infer: OK/NG threshold {inferencer.ok_ng.threshold:.4f}: '
+              f'{verdicts.get("NG", 0)} NG, {verdicts.get("OK", 0)} OK')
+    else:
+        print('infer: no OK/NG threshold (calibrate one with '
+              'tools/analysis_tools/calibrate_threshold.py)')
+    print(f'infer: results -> {osp.join(args.out_dir, "predictions.json")}')
+    if out['skipped']:
+        print(f'infer: {len(out["skipped"])} input(s) skipped:')
+        for name, reason in out['skipped']:
+            print(f'  {name}: {reason}')
+    return 0 if preds or not out['skipped'] else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
