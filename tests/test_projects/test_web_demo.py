@@ -12,17 +12,17 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from projects.web_demo.web_demo import (AllowedPaths, DemoSettings,
-                                        Detection, InputRejected,
+                                        Detection, InputRejected, Prediction,
                                         create_app, decode_image,
-                                        image_verdict, parse_prompts)
+                                        parse_prompts)
 from tests.test_projects.web_demo_utils import png_bytes, random_image
 
 
 class RecordingPredictor:
-    """Returns fixed detections and records every call."""
+    """Returns a fixed prediction and records every call."""
 
-    def __init__(self, detections, error=None):
-        self.detections = detections
+    def __init__(self, prediction, error=None):
+        self.prediction = prediction
         self.error = error
         self.calls = []
         self.lock = threading.Lock()
@@ -32,7 +32,7 @@ class RecordingPredictor:
             self.calls.append((image.copy(), list(prompts)))
         if self.error is not None:
             raise self.error
-        return self.detections
+        return self.prediction
 
 
 DETECTIONS = [
@@ -40,12 +40,13 @@ DETECTIONS = [
     Detection('scratch on metal', 0.5, (5.0, 5.0, 9.0, 12.0)),
     Detection('hole in wood', 0.1, (0.0, 0.0, 4.0, 4.0)),
 ]
+PREDICTION = Prediction(DETECTIONS, 0.9, 'NG')
 LIMIT = 50_000  # bytes, small so that tests stay small
 
 
 @pytest.fixture
 def predictor():
-    return RecordingPredictor(DETECTIONS)
+    return RecordingPredictor(PREDICTION)
 
 
 @pytest.fixture
@@ -80,8 +81,8 @@ def post(client, data=None, files=None, **kwargs):
 # prompts, verdict, decoding
 # ----------------------------------------------------------------------
 def test_parse_prompts_lines_and_commas():
-    assert parse_prompts('hole in wood, scratch\n\n  stain  ,\n', 8, 50) == [
-        'hole in wood', 'scratch', 'stain']
+    assert parse_prompts('hole in wood, scratch|scuff\n\n  stain  ,\n', 8,
+                         50) == ['hole in wood', 'scratch|scuff', 'stain']
 
 
 @pytest.mark.parametrize('text, reason', [
@@ -94,14 +95,6 @@ def test_parse_prompts_lines_and_commas():
 def test_parse_prompts_refusals(text, reason):
     with pytest.raises(InputRejected, match=reason):
         parse_prompts(text, 4, 10)
-
-
-def test_image_verdict_threshold_inclusive():
-    dets = [Detection('a', 0.5, (0, 0, 1, 1))]
-    assert image_verdict(dets, 0.5) == 'NG'
-    assert image_verdict(dets, 0.51) == 'OK'
-    assert image_verdict([], 0.0) == 'OK'
-    assert image_verdict(dets, None) is None
 
 
 def test_decode_image_returns_exact_bgr_pixels():
@@ -210,16 +203,18 @@ def test_predict_upload(client, predictor):
     assert body['detections'][0] == dict(
         label='hole in wood', score=0.9, bbox=[1.0, 2.0, 30.0, 40.0])
     assert (body['num_detections'], body['num_hidden']) == (3, 1)
-    assert (body['verdict'], body['threshold']) == ('NG', 0.6)
+    # the verdict is the predictor's, over all its boxes, hidden or not
+    assert (body['verdict'], body['defect_score']) == ('NG', 0.9)
+    assert (body['threshold'], body['threshold_source']) == (0.6, 'test')
 
 
-def test_predict_verdict_ok_below_threshold(allowed_dir):
-    predictor = RecordingPredictor(DETECTIONS[1:])
-    settings = DemoSettings(allowed_dirs=[str(allowed_dir)], threshold=0.6)
-    with TestClient(create_app(predictor, settings)) as c:
-        body = post(c, {'prompts': 'a', 'path': 'sub/part.png'}).json()
-    assert body['verdict'] == 'OK'
-    assert body['image']['name'] == 'sub/part.png'
+def test_predict_without_threshold_has_no_verdict():
+    predictor = RecordingPredictor(Prediction([], 0.0, None))
+    with TestClient(create_app(predictor, DemoSettings())) as c:
+        assert c.get('/api/info').json()['threshold'] is None
+        body = post(c, {'prompts': 'a'}, {
+            'image': ('a.png', png_bytes(random_image(8, 8, 0)))}).json()
+    assert (body['verdict'], body['detections']) == (None, [])
 
 
 def test_predict_server_path_reads_allowed_image(client, predictor):
@@ -278,7 +273,7 @@ def test_request_body_over_limit_refused_before_parsing(client, predictor):
 
 def test_predictor_value_error_is_a_message(allowed_dir):
     predictor = RecordingPredictor(
-        [], error=ValueError("prompt 'foo' is not in the table"))
+        None, error=ValueError("prompt 'foo' is not in the table"))
     with TestClient(create_app(predictor, DemoSettings())) as c:
         res = post(c, {'prompts': 'foo'},
                    {'image': ('a.png', png_bytes(random_image(8, 8, 0)))})

@@ -5,12 +5,11 @@ from .allowed_paths import AllowedPaths
 from .body_size_limit import BodySizeLimit
 from .errors import InputRejected
 from .image_decoding import decode_image
-from .predictor import Detection, Predictor
+from .predictor import Detection, Prediction, Predictor
 from .server import DemoSettings, create_app, parse_prompts
-from .verdict import image_verdict
 
 __all__ = [
     'AllowedPaths', 'BodySizeLimit', 'InputRejected', 'decode_image',
-    'Detection', 'Predictor', 'DemoSettings', 'create_app', 'parse_prompts',
-    'image_verdict'
+    'Detection', 'Prediction', 'Predictor', 'DemoSettings', 'create_app',
+    'parse_prompts'
 ]

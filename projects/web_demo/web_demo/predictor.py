@@ -1,8 +1,7 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """The predictor the server calls: a small interface and its model adapter."""
-import threading
 from dataclasses import asdict, dataclass
-from typing import List, Protocol, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -26,22 +25,42 @@ class Detection:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one image.
+
+    Attributes:
+        detections (list[Detection]): Every box the model keeps (its own
+            test-time score threshold), best first.
+        defect_score (float): The image's defect score (its highest
+            detection score, 0 without detection).
+        verdict (str, optional): ``'OK'``, ``'NG'``, or None without an
+            OK/NG threshold.
+    """
+
+    detections: List[Detection]
+    defect_score: float
+    verdict: Optional[str]
+
+
 class Predictor(Protocol):
-    """What the server needs from a model: detections for free-text prompts.
+    """What the server needs from a model: detections for free-text prompts
+    and the OK/NG verdict.
 
     Implementations must be safe to call from several threads at once
-    (the server runs requests in a thread pool).
+    (the server runs requests in a thread pool) and raise ``ValueError``
+    for a vocabulary they refuse (the message is shown to the user).
     """
 
     def __call__(self, image: np.ndarray,
-                 prompts: Sequence[str]) -> List[Detection]:
-        """Detect ``prompts`` in ``image``.
+                 classes: Sequence[str]) -> Prediction:
+        """Detect ``classes`` in ``image``.
 
         Args:
             image (np.ndarray): uint8 (H, W, 3), BGR.
-            prompts (Sequence[str]): K free-text prompts, one per class.
+            classes (Sequence[str]): K classes, each a free-text prompt or
+                a prompt ensemble ``"a|b"``.
 
         Returns:
-            list[Detection]: Every box the model keeps (its own test-time
-            score threshold), best first.
+            Prediction: Detections and verdict.
         """

@@ -23,7 +23,6 @@ from .body_size_limit import BodySizeLimit
 from .errors import InputRejected
 from .image_decoding import decode_image
 from .predictor import Predictor
-from .verdict import image_verdict
 
 STATIC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
 #: Room for the multipart framing and the text fields around the file.
@@ -41,8 +40,9 @@ class DemoSettings:
         max_prompt_chars (int): Longest prompt.
         allowed_dirs (Sequence[str]): Folders whose images may be read on
             the server (none by default: uploads only).
-        threshold (float, optional): Image-level OK/NG score threshold.
-        threshold_source (str): Where ``threshold`` came from (shown).
+        threshold (float, optional): The predictor's image-level OK/NG
+            score threshold (shown on the page).
+        threshold_source (str): Where it came from (shown).
         default_score_thr (float): Initial display score threshold.
         max_examples (int): Most images listed from the allowed folders.
         model_name (str): Shown on the page (the config file name).
@@ -62,10 +62,11 @@ class DemoSettings:
 
 def parse_prompts(text: str, max_prompts: int,
                   max_chars: int) -> List[str]:
-    """Prompts typed one per line or separated by commas.
+    """Classes typed one per line or separated by commas (a class may be a
+    prompt ensemble ``"a|b"``, which the predictor splits).
 
-    Blank entries are not prompts; an empty vocabulary, a duplicate, a
-    too long prompt or too many prompts are refused with a message.
+    Blank entries are not classes; an empty vocabulary, a duplicate, a
+    too long entry or too many entries are refused with a message.
     """
     prompts = [p.strip() for line in text.splitlines()
                for p in line.split(',') if p.strip()]
@@ -170,18 +171,19 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
                                       settings.max_upload_bytes,
                                       settings.max_pixels)
         try:
-            found = await run_in_threadpool(predictor, img, prompts)
+            pred = await run_in_threadpool(predictor, img, prompts)
         except ValueError as err:  # e.g. a prompt the text encoder refuses
             raise InputRejected(f'prediction refused: {err}') from err
-        shown = [d for d in found if d.score >= score_thr]
+        shown = [d for d in pred.detections if d.score >= score_thr]
         return dict(
             image=dict(name=name, width=img.shape[1], height=img.shape[0]),
             prompts=prompts,
             score_thr=score_thr,
             detections=[d.to_json() for d in shown],
-            num_detections=len(found),
-            num_hidden=len(found) - len(shown),
-            verdict=image_verdict(found, settings.threshold),
+            num_detections=len(pred.detections),
+            num_hidden=len(pred.detections) - len(shown),
+            defect_score=pred.defect_score,
+            verdict=pred.verdict,
             threshold=settings.threshold,
             threshold_source=settings.threshold_source,
             elapsed_ms=round((time.perf_counter() - start) * 1e3, 1))

@@ -1,0 +1,115 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Start the web demo: upload an image, type prompts, see boxes, scores and
+the OK/NG verdict.
+
+    python projects/web_demo/app.py CONFIG CHECKPOINT \
+        [--host 127.0.0.1] [--port 7860] [--allowed-dir DIR ...] \
+        [--threshold T | --threshold-file FILE]
+
+Binds 127.0.0.1 unless told otherwise; serves no file of the machine unless
+its folder is given with --allowed-dir.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import uvicorn
+
+from web_demo import AllowedPaths, DemoSettings, create_app
+from web_demo.inferencer_predictor import InferencerPredictor
+
+LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--host', default='127.0.0.1',
+        help='address to bind (default 127.0.0.1: this machine only)')
+    parser.add_argument('--port', type=int, default=7860)
+    parser.add_argument(
+        '--allowed-dir', nargs='+', default=[], metavar='DIR',
+        help='folders whose images the page may open on the server '
+        '(default: none, uploads only)')
+    thr = parser.add_mutually_exclusive_group()
+    thr.add_argument(
+        '--threshold', type=float,
+        help='image-level OK/NG score threshold (NG when the highest '
+        'detection score is >= it)')
+    thr.add_argument(
+        '--threshold-file',
+        help='the threshold file written by tools/analysis_tools/'
+        'calibrate_threshold.py (default: <CHECKPOINT without .pth>'
+        '.okng.json when it exists)')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3,
+        help='initial display score threshold of the page')
+    parser.add_argument(
+        '--max-upload-mb', type=float, default=10.0,
+        help='largest accepted image file (MB)')
+    parser.add_argument(
+        '--max-pixels', type=int, default=40_000_000,
+        help='largest accepted width x height')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def threshold_source(args: argparse.Namespace) -> str:
+    """Where the OK/NG threshold comes from, as shown on the page."""
+    if args.threshold is not None:
+        return '--threshold'
+    if args.threshold_file:
+        return args.threshold_file
+    default = osp.splitext(args.checkpoint)[0] + '.okng.json'
+    return default if osp.isfile(default) else 'none'
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad arguments in one line, before the model is loaded."""
+    for kind, path in (('config', args.config),
+                       ('checkpoint', args.checkpoint),
+                       ('threshold', args.threshold_file)):
+        if path is not None and not osp.isfile(path):
+            raise SystemExit(f'web_demo: no such {kind} file: {path}')
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise SystemExit(f'web_demo: --threshold {args.threshold}: '
+                         'not in [0, 1]')
+    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
+        raise SystemExit('web_demo: --max-upload-mb and --max-pixels must '
+                         'be positive')
+    try:
+        AllowedPaths(args.allowed_dir)
+    except NotADirectoryError as err:
+        raise SystemExit(f'web_demo: {err}') from None
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    check_args(args)
+    if args.host not in LOOPBACK:
+        print(f'web_demo: WARNING: binding {args.host} exposes the demo to '
+              'the network (no authentication)', file=sys.stderr)
+    predictor = InferencerPredictor.from_files(
+        args.config, args.checkpoint, device=args.device,
+        threshold=args.threshold, threshold_file=args.threshold_file)
+    settings = DemoSettings(
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=args.max_pixels,
+        allowed_dirs=args.allowed_dir,
+        threshold=predictor.threshold,
+        threshold_source=threshold_source(args),
+        default_score_thr=args.score_thr,
+        model_name=osp.basename(args.config))
+    app = create_app(predictor, settings)
+    print(f'web_demo: serving {osp.basename(args.config)} on '
+          f'http://{args.host}:{args.port}/', flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning')
+
+
+if __name__ == '__main__':
+    main()

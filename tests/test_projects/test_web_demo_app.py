@@ -1,0 +1,321 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""End-to-end tests of projects/web_demo: ``app.py`` started as a user would
+(tiny random YOLO-World + a checkpoint saved here, 127.0.0.1, free port),
+8 concurrent requests, and a real browser - Debian's headless chromium
+driven by selenium through /usr/bin/chromedriver - that uploads an image,
+types prompts, clicks and reads the boxes back from the page."""
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_projects.web_demo_utils import (APP, PROMPTS, REPO_ROOT,
+                                                detections_key, free_port,
+                                                png_bytes, random_image,
+                                                save_random_checkpoint,
+                                                write_tiny_yolo_world)
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+INSTALL_HINT = ('install them with `bash tools/install.sh` (apt-get install '
+                'chromium chromium-driver)')
+CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
+                  '--disable-quic', '--no-first-run',
+                  '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync',
+                  '--window-size=1280,1000')
+#: Image-level OK/NG threshold, in the file the calibration tool writes next
+#: to the checkpoint.
+THRESHOLD = 0.02
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    from mmioc_rtvp.apis import OKNGThreshold, default_threshold_file
+    tmp = tmp_path_factory.mktemp('web_demo')
+    config = write_tiny_yolo_world(str(tmp))
+    checkpoint = save_random_checkpoint(config, str(tmp / 'tiny.pth'))
+    OKNGThreshold(threshold=THRESHOLD).dump(default_threshold_file(checkpoint))
+    image = tmp / 'part.png'
+    image.write_bytes(png_bytes(random_image(96, 160, 7)))
+    (tmp / 'notes.png').write_text('not an image\n')
+    allowed = tmp / 'allowed'
+    allowed.mkdir()
+    (allowed / 'shelf.png').write_bytes(png_bytes(random_image(80, 120, 9)))
+    return dict(tmp=tmp, config=config, checkpoint=checkpoint,
+                image=str(image), text=str(tmp / 'notes.png'),
+                allowed=str(allowed))
+
+
+@pytest.fixture(scope='module')
+def server(files):
+    """``python projects/web_demo/app.py CONFIG CKPT --port P --allowed-dir
+    DIR`` (no --host: the default binding is under test; no threshold
+    option: the calibrated file next to the checkpoint is under test)."""
+    port = free_port()
+    log = open(files['tmp'] / 'server.log', 'w+')
+    proc = subprocess.Popen(
+        [sys.executable, APP, files['config'], files['checkpoint'],
+         '--port', str(port), '--allowed-dir', files['allowed']],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            httpx.get(url + '/api/info', timeout=2)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f'app.py did not start:\n{log.read()[-3000:]}')
+            time.sleep(0.5)
+    yield dict(url=url, port=port, pid=proc.pid)
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def predict(url, image_bytes, prompts, score_thr=0.0, name='part.png'):
+    res = httpx.post(
+        url + '/api/predict',
+        data={'prompts': '\n'.join(prompts), 'score_thr': str(score_thr)},
+        files={'image': (name, image_bytes, 'image/png')}, timeout=120)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def listening_addresses(port):
+    """Local addresses of the TCP sockets listening on ``port``
+    (/proc/net/tcp and tcp6, hex as the kernel writes them)."""
+    found = []
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        if not osp.exists(table):
+            continue
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, hex_port = local.split(':')
+                if state == '0A' and int(hex_port, 16) == port:
+                    found.append(addr)
+    return found
+
+
+def test_app_binds_loopback_only_by_default(server):
+    # 0100007F is 127.0.0.1 (little-endian hex); 00000000 would be 0.0.0.0
+    assert listening_addresses(server['port']) == ['0100007F']
+
+
+def test_app_reads_the_calibrated_threshold_file(server, files):
+    info = httpx.get(server['url'] + '/api/info').json()
+    assert info['threshold'] == THRESHOLD
+    assert info['threshold_source'] == osp.splitext(
+        files['checkpoint'])[0] + '.okng.json'
+    assert info['model'] == 'tiny_yolo_world.py'
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--threshold', '2'], '--threshold 2.0: not in [0, 1]'),
+    (['--allowed-dir', '/no/such/dir'], "'/no/such/dir': not a directory"),
+    (['--threshold-file', '/no/file.json'],
+     'no such threshold file: /no/file.json'),
+])
+def test_app_refuses_bad_arguments_before_loading(files, args, message):
+    res = subprocess.run(
+        [sys.executable, APP, files['config'], files['checkpoint'], *args],
+        capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+    assert message in res.stderr
+
+
+def test_real_model_boxes_lie_in_the_image(server, files):
+    with open(files['image'], 'rb') as f:
+        body = predict(server['url'], f.read(), PROMPTS[:3])
+    assert body['image'] == dict(name='part.png', width=160, height=96)
+    dets = body['detections']
+    assert dets and body['num_hidden'] == 0
+    assert {d['label'] for d in dets} <= set(PROMPTS[:3])
+    boxes = np.array([d['bbox'] for d in dets])
+    assert (boxes[:, :2] >= -1e-3).all() and (boxes[:, 2] <= 160.001).all()
+    assert (boxes[:, 3] <= 96.001).all()
+    scores = [d['score'] for d in dets]
+    assert scores == sorted(scores, reverse=True)
+    assert body['verdict'] == ('NG' if max(scores) >= THRESHOLD else 'OK')
+
+
+def test_unknown_prompt_refused_with_message(server, files):
+    with open(files['image'], 'rb') as f:
+        res = httpx.post(server['url'] + '/api/predict',
+                         data={'prompts': 'rust on a bolt'},
+                         files={'image': ('part.png', f.read())}, timeout=60)
+    assert res.status_code == 400
+    assert 'rust on a bolt' in res.json()['detail']
+
+
+def test_eight_concurrent_requests_all_answered(server):
+    """8 requests at once (different images and vocabularies) are all
+    answered, each exactly as when sent alone: the vocabulary of one never
+    leaks into another."""
+    jobs = [(png_bytes(random_image(64 + 8 * i, 96, 100 + i)),
+             [PROMPTS[(i + j) % len(PROMPTS)] for j in range(1 + i % 3)])
+            for i in range(8)]
+    alone = [predict(server['url'], img, prompts) for img, prompts in jobs]
+    results = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def send(i):
+        barrier.wait()
+        results[i] = predict(server['url'], *jobs[i])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    for i in range(8):
+        assert results[i] is not None, f'request {i} got no answer'
+        assert results[i]['prompts'] == jobs[i][1]
+        assert (detections_key(results[i]['detections']) ==
+                detections_key(alone[i]['detections'])), f'request {i}'
+
+
+# ----------------------------------------------------------------------
+# the browser
+# ----------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not osp.exists(p)]
+    if missing:
+        pytest.fail(f'browser test: {", ".join(missing)} not found; '
+                    f'{INSTALL_HINT}')
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as err:
+        pytest.fail(f'browser test: selenium missing ({err}); '
+                    'pip install -r requirements/tests.txt')
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path_factory.mktemp('chromium_profile')
+    options.add_argument(f'--user-data-dir={profile}')
+    driver = webdriver.Chrome(
+        service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def run_in_page(driver, url, image, prompts, score_thr, example=None):
+    """Open the page, choose ``image`` (a file to upload) or ``example`` (a
+    server image), type ``prompts`` and the display threshold, click Detect
+    and wait for the answer."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    driver.get(url + '/')
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, 'score-thr').get_attribute('value'))
+    if image is not None:
+        driver.find_element(By.ID, 'image').send_keys(image)
+    if example is not None:
+        WebDriverWait(driver, 30).until(lambda d: len(
+            d.find_elements(By.CSS_SELECTOR, '#example option')) > 1)
+        Select(driver.find_element(By.ID, 'example')).select_by_value(example)
+    box = driver.find_element(By.ID, 'prompts')
+    box.clear()
+    box.send_keys(prompts)
+    thr = driver.find_element(By.ID, 'score-thr')
+    thr.clear()
+    thr.send_keys(repr(score_thr))
+    driver.find_element(By.ID, 'detect').click()
+    WebDriverWait(driver, 120).until(
+        lambda d: d.find_element(By.ID, 'status').get_attribute(
+            'data-state') in ('done', 'error'))
+    return driver.find_element(By.ID, 'status').get_attribute('data-state')
+
+
+def read_rows(driver):
+    """(label, score, bbox) of every box row of the page."""
+    from selenium.webdriver.common.by import By
+    rows = driver.find_elements(By.CSS_SELECTOR, '#detections tr.detection')
+    return rows, [(row.find_element(By.CLASS_NAME, 'label').text,
+                   float(row.get_attribute('data-score')),
+                   tuple(json.loads(row.get_attribute('data-bbox'))))
+                  for row in rows]
+
+
+def test_browser_upload_prompts_click_read_boxes(server, files, browser):
+    from selenium.webdriver.common.by import By
+    prompts = list(PROMPTS[:2])
+    with open(files['image'], 'rb') as f:
+        expected = predict(server['url'], f.read(), prompts)['detections']
+    assert len(expected) >= 5
+    # show the 5 best boxes: the display threshold is the 5th score
+    thr = expected[4]['score']
+    shown = [d for d in expected if d['score'] >= thr]
+    state = run_in_page(browser, server['url'], files['image'],
+                        f'{prompts[0]},\n{prompts[1]}', thr)
+    assert state == 'done', browser.find_element(By.ID, 'message').text
+    rows, page = read_rows(browser)
+    assert page == detections_key(shown)
+    for row, det in zip(rows, shown):
+        assert row.find_element(By.CLASS_NAME, 'score').text == (
+            f"{det['score']:.3f}")
+        assert row.find_element(By.CLASS_NAME, 'box').text == ', '.join(
+            f'{v:.1f}' for v in det['bbox'])
+    rects = browser.find_elements(By.CSS_SELECTOR, '#overlay rect')
+    assert len(rects) == len(shown)
+    verdict = browser.find_element(By.ID, 'verdict').text
+    assert verdict == ('NG' if expected[0]['score'] >= THRESHOLD else 'OK')
+    shot = files['tmp'] / 'web_demo.png'
+    assert browser.save_screenshot(str(shot))
+    with Image.open(shot) as img:
+        pixels = np.asarray(img.convert('RGB')).reshape(-1, 3).astype(int)
+    # the first box is drawn in the page's first colour, #e6194b
+    assert (np.abs(pixels - (0xe6, 0x19, 0x4b)).max(1) <= 8).any()
+    keep = os.environ.get('WEB_DEMO_SCREENSHOT')
+    if keep:
+        shutil.copy(shot, keep)
+
+
+def test_browser_server_image_of_allowed_folder(server, browser):
+    from selenium.webdriver.common.by import By
+    res = httpx.post(server['url'] + '/api/predict',
+                     data={'prompts': PROMPTS[2], 'path': 'shelf.png',
+                           'score_thr': '0'}, timeout=120)
+    assert res.status_code == 200, res.text
+    expected = res.json()['detections'][:3]
+    state = run_in_page(browser, server['url'], None, PROMPTS[2],
+                        expected[-1]['score'], example='shelf.png')
+    assert state == 'done', browser.find_element(By.ID, 'message').text
+    assert read_rows(browser)[1] == detections_key(expected)
+    # the page shows the image it read from the allowed folder
+    assert browser.execute_script(
+        'return document.getElementById("preview").naturalWidth') == 120
+
+
+@pytest.mark.parametrize('which, prompts, message', [
+    ('text', 'hole in wood', "'notes.png': not an image"),
+    ('image', ' , ', 'empty vocabulary'),
+])
+def test_browser_shows_refusals(server, files, browser, which, prompts,
+                                message):
+    from selenium.webdriver.common.by import By
+    state = run_in_page(browser, server['url'], files[which], prompts, 0.3)
+    assert state == 'error'
+    assert message in browser.find_element(By.ID, 'message').text
+    assert browser.find_elements(By.CSS_SELECTOR, '#detections tbody tr') == []
