@@ -1,0 +1,180 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Write an :class:`ExportableDetector` to ONNX, with its metadata."""
+import json
+import os
+import os.path as osp
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .exportable_detector import ExportableDetector
+
+#: Key of the JSON metadata in the ONNX file's ``metadata_props``.
+METADATA_KEY = 'mmioc_rtvp'
+#: Name of the dynamic vocabulary axis (K) of ``text_feats`` and ``scores``.
+VOCAB_AXIS = 'num_texts'
+DEFAULT_OPSET = 17
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-serialisable copy of config values (ConfigDict, tuples...)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    return str(value)
+
+
+def build_metadata(exportable: ExportableDetector,
+                   image_shape: Tuple[int, int],
+                   vocabulary: Optional[Sequence[str]] = None,
+                   class_names: Optional[Sequence[str]] = None,
+                   extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """What a runner needs besides the graph.
+
+    Args:
+        exportable (ExportableDetector): The exported module.
+        image_shape (tuple[int, int]): (H, W) of the input.
+        vocabulary (Sequence[str], optional): The prompts of a baked
+            vocabulary (their order is the label order).
+        class_names (Sequence[str], optional): Class names of a closed-set
+            model.
+        extra (dict, optional): More entries (e.g. the config path).
+
+    Returns:
+        dict: ``kind`` (``closed`` / ``baked`` / ``runtime_vocabulary``),
+        ``model_type``, ``input_names``, ``output_names``, ``image_shape``,
+        ``embed_dims``, ``num_classes`` (fixed K, None at run time),
+        ``vocabulary``, ``class_names``, ``test_cfg`` and ``preprocess``
+        (the data preprocessor's ``mean``, ``std``, ``bgr_to_rgb``: the
+        graph input is the preprocessor's output).
+    """
+    detector = exportable.detector
+    if not exportable.open_vocabulary:
+        kind = 'closed'
+        num_classes = int(detector.bbox_head.num_classes)
+    elif exportable.runtime_vocabulary:
+        kind = 'runtime_vocabulary'
+        num_classes = None
+    else:
+        kind = 'baked'
+        num_classes = int(exportable.text_feats.shape[1])
+    if vocabulary is not None and num_classes is not None and \
+            len(vocabulary) != num_classes:
+        raise ValueError(f'{len(vocabulary)} vocabulary entries for '
+                         f'{num_classes} baked embeddings')
+    preprocessor = detector.data_preprocessor
+    preprocess = dict(
+        mean=_plain(getattr(preprocessor, 'mean', None)),
+        std=_plain(getattr(preprocessor, 'std', None)),
+        bgr_to_rgb=bool(getattr(preprocessor, '_channel_conversion', False)))
+    from mmioc_rtvp import __version__
+    meta = dict(
+        kind=kind,
+        model_type=type(detector).__name__,
+        input_names=exportable.input_names,
+        output_names=exportable.output_names,
+        image_shape=[int(s) for s in image_shape],
+        embed_dims=exportable.embed_dims,
+        num_classes=num_classes,
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+        class_names=list(class_names) if class_names is not None else None,
+        test_cfg=_plain(detector.test_cfg),
+        preprocess=preprocess,
+        mmioc_rtvp_version=__version__)
+    meta.update(extra or {})
+    return meta
+
+
+def export_onnx(exportable: ExportableDetector,
+                path: str,
+                image_shape: Tuple[int, int],
+                metadata: Dict[str, Any],
+                example_num_texts: int = 4,
+                opset: int = DEFAULT_OPSET) -> str:
+    """Trace the module into an ONNX file and attach its metadata.
+
+    The image size and batch (1) are fixed; with a run-time vocabulary the
+    K axis of ``text_feats`` (1, K, D) and of ``scores`` (1, N, K) is
+    dynamic (``num_texts``). Uses PyTorch's TorchScript-based exporter
+    (``dynamo=False``): the detectors' Python-side shape checks trace as
+    constants of the fixed image size, which the ``torch.export`` path
+    would reject.
+
+    Args:
+        exportable (ExportableDetector): The module (eval mode).
+        path (str): Output ``.onnx`` file.
+        image_shape (tuple[int, int]): (H, W), multiples of the largest
+            stride (32).
+        metadata (dict): :func:`build_metadata`'s result, stored as JSON
+            under ``metadata_props[METADATA_KEY]``.
+        example_num_texts (int): K of the example used for tracing.
+        opset (int): ONNX opset. Defaults to 17.
+
+    Returns:
+        str: ``path``.
+    """
+    import onnx
+    h, w = (int(s) for s in image_shape)
+    if h % 32 or w % 32 or h <= 0 or w <= 0:
+        raise ValueError(f'image size must be positive multiples of 32, got '
+                         f'{h}x{w}')
+    exportable.eval()
+    param = next(exportable.parameters())
+    args: List[torch.Tensor] = [
+        torch.zeros(1, 3, h, w, dtype=param.dtype, device=param.device)
+    ]
+    dynamic_axes = None
+    if exportable.runtime_vocabulary:
+        gen = torch.Generator().manual_seed(0)
+        texts = torch.randn(1, example_num_texts, exportable.embed_dims,
+                            generator=gen)
+        args.append(nn.functional.normalize(texts, dim=-1).to(param))
+        dynamic_axes = {'text_feats': {1: VOCAB_AXIS},
+                        'scores': {2: VOCAB_AXIS}}
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        # shape checks become constants (TracerWarning) and the exporter
+        # announces its deprecation: neither concerns a fixed-size export
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            exportable,
+            tuple(args),
+            path,
+            input_names=exportable.input_names,
+            output_names=exportable.output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False)
+    model = onnx.load(path)
+    entry = model.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(metadata)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def read_metadata(path: str) -> Dict[str, Any]:
+    """The :data:`METADATA_KEY` metadata of an exported file.
+
+    Args:
+        path (str): ``.onnx`` file written by :func:`export_onnx`.
+
+    Returns:
+        dict: See :func:`build_metadata`.
+    """
+    import onnx
+    model = onnx.load(path, load_external_data=False)
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    raise ValueError(f'{path}: no {METADATA_KEY!r} metadata; it was not '
+                     'written by tools/deploy/export_onnx.py')
