@@ -195,12 +195,25 @@ def test_eight_concurrent_requests_all_answered(server):
 # ----------------------------------------------------------------------
 # the browser
 # ----------------------------------------------------------------------
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not osp.exists(p)]
+def require_browser(chromium=CHROMIUM, chromedriver=CHROMEDRIVER):
+    """FAIL (never skip) with the install hint when the browser is missing:
+    a browser test that silently does not run proves nothing."""
+    missing = [p for p in (chromium, chromedriver) if not osp.exists(p)]
     if missing:
         pytest.fail(f'browser test: {", ".join(missing)} not found; '
                     f'{INSTALL_HINT}')
+
+
+def test_missing_browser_fails_with_install_hint(tmp_path):
+    with pytest.raises(pytest.fail.Exception,
+                       match='chromium not found; install them with `bash '
+                       'tools/install.sh`'):
+        require_browser(chromium=str(tmp_path / 'chromium'))
+
+
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    require_browser()
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
