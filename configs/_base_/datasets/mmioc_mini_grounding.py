@@ -8,12 +8,11 @@ train_num_workers = 2
 val_batch_size_per_gpu = 8
 val_num_workers = 1
 
-resize = [
-    dict(_base_.resize[0], scale=img_scale),
-    dict(_base_.resize[1], scale=img_scale),
-]
 train_pipeline = [
-    *_base_.train_pipeline[:2], *resize, *_base_.train_pipeline[4:]
+    *_base_.train_pipeline[:2],
+    dict(_base_.train_pipeline[2], scale=img_scale),
+    dict(_base_.train_pipeline[3], scale=img_scale),
+    *_base_.train_pipeline[4:],
 ]
 train_pipeline_stage2 = train_pipeline
 test_pipeline = [
