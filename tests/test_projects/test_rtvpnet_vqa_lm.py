@@ -198,8 +198,9 @@ def test_ask_cli_end_to_end(qwen_dir, one_thread, mini_workspace, tmp_path,
     init_default_scope('mmioc_rtvp')
     torch.manual_seed(0)
     ckpt = str(tmp_path / 'tiny.pth')
+    # a training checkpoint carries its dataset's meta (seen classes)
     torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(),
-                    meta=dict()), ckpt)
+                    meta=dict(dataset_meta=dict(classes=('seen', )))), ckpt)
     image = sorted((mini_workspace / 'data' / 'mmioc_mini' / 'images')
                    .rglob('*.jpg'))[0]
     broken = tmp_path / 'broken.jpg'
@@ -214,7 +215,7 @@ def test_ask_cli_end_to_end(qwen_dir, one_thread, mini_workspace, tmp_path,
                      '--max-new-tokens', '2', '--batch', str(batch),
                      '--show-prompt'])
     out, err = capsys.readouterr()
-    assert code == 1
+    assert code == 1, err
     assert out.count('  lm (2 tokens): ') == 3
     assert 'rule: yes' in out or 'rule: no' in out
     assert 'Detections (' in out or 'Detections: none' in out

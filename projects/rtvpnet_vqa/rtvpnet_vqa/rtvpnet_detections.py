@@ -16,24 +16,34 @@ from .detection import BadInputError, Detection, ImageDetections
 _SKIP_STEPS = ('LoadAnnotations', 'LoadText', 'RandomLoadText')
 
 
+def _inner_dataset(dataset: dict) -> Optional[dict]:
+    """The dataset a wrapper holds (the first one of a ConcatDataset)."""
+    if 'dataset' in dataset:
+        return dataset['dataset']
+    if dataset.get('datasets'):
+        return dataset['datasets'][0]
+    return None
+
+
 def test_ann_file(cfg: Config) -> str:
     """The annotation file of ``cfg.test_dataloader`` (through dataset
-    wrappers), joined to its ``data_root``."""
+    wrappers; the first dataset of a ``ConcatDataset``), joined to its
+    ``data_root``."""
     dataset = cfg.test_dataloader.dataset
-    while 'ann_file' not in dataset and 'dataset' in dataset:
-        dataset = dataset['dataset']
-    ann_file = dataset.get('ann_file')
-    if not ann_file:
-        raise BadInputError('config: test_dataloader has no ann_file; set '
-                            'vqa.ann_file to an MMIOC annotation file')
-    return osp.join(dataset.get('data_root') or '', ann_file)
+    while dataset is not None and 'ann_file' not in dataset:
+        dataset = _inner_dataset(dataset)
+    if dataset is None or not dataset.get('ann_file'):
+        raise BadInputError(f'{cfg.filename}: test_dataloader has no '
+                            'ann_file; set vqa.ann_file to an MMIOC '
+                            'annotation file')
+    return osp.join(dataset.get('data_root') or '', dataset['ann_file'])
 
 
 def inference_pipeline(cfg: Config) -> Compose:
     """The test pipeline of ``cfg`` without annotation and text loading."""
     dataset = cfg.test_dataloader.dataset
-    while not dataset.get('pipeline') and 'dataset' in dataset:
-        dataset = dataset['dataset']
+    while not dataset.get('pipeline') and _inner_dataset(dataset):
+        dataset = _inner_dataset(dataset)
     return Compose([
         t for t in dataset['pipeline']
         if str(t['type']).split('.')[-1] not in _SKIP_STEPS
@@ -107,7 +117,9 @@ class RTVPNetDetections:
         if hierarchy is None:
             ann_file = cfg.get('vqa', {}).get('ann_file') or test_ann_file(cfg)
             hierarchy = CategoryHierarchy.from_ann_file(ann_file)
-        model = init_detector(cfg, checkpoint, device=device)
+        # palette 'random': no need to build the test dataset for colours
+        model = init_detector(cfg, checkpoint, device=device,
+                              palette='random')
         return cls(model, hierarchy, score_thr)
 
     def __call__(self, image: str) -> ImageDetections:
