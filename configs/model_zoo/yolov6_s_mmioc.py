@@ -1,0 +1,17 @@
+# YOLOv6-S v2.0 (mmyolo 0.6, stock 400-epoch recipe) on MMIOC-1M's closed
+# split.
+_base_ = ['mmyolo::yolov6/yolov6_s_syncbn_fast_8xb32-400e_coco.py',
+          './_base_/mmioc_closed.py']
+default_scope = 'mmioc_rtvp'  # then mmyolo's and mmdet's registries
+runner_type = 'mmioc_rtvp.MMIOCRunner'  # CPU/GPU/DDP, weights-only loading
+num_classes = _base_.mmioc_num_classes
+model = dict(
+    bbox_head=dict(head_module=dict(num_classes=num_classes)),
+    train_cfg=dict(
+        initial_assigner=dict(num_classes=num_classes),
+        assigner=dict(num_classes=num_classes)))
+train_dataloader = dict(dataset=_base_.mmioc_train_dataset)
+val_dataloader = dict(dataset=_base_.mmioc_val_dataset)
+test_dataloader = val_dataloader
+val_evaluator = _base_.mmioc_evaluator
+test_evaluator = val_evaluator
