@@ -15,8 +15,6 @@ from projects.rtvpnet_vqa.rtvpnet_vqa import (
     BadInputError, CategoryHierarchy, Detection, DetectionVQA,
     ImageDetections, StructuredPromptBuilder, VQAExactMatch, location_of,
     make_qa_set, parse_question, rule_answer)
-from projects.rtvpnet_vqa.rtvpnet_vqa.rtvpnet_detections import \
-    read_image_size
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CATEGORIES = [
@@ -251,7 +249,12 @@ def test_batch_with_bad_items_finishes_the_others(tmp_path, hierarchy):
 
     def detect(path):
         calls.append(path)
-        width, height = read_image_size(path)
+        if not osp.isfile(path):
+            raise BadInputError(f'{path}: no such image file')
+        img = cv2.imread(path)
+        if img is None:
+            raise BadInputError(f'{path}: cannot read the image')
+        height, width = img.shape[:2]
         return ImageDetections(path, width, height, [
             Detection('hole in paper', (60, 5, 75, 15), 0.9)])
 

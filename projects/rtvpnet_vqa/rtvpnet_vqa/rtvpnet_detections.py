@@ -1,19 +1,13 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Image path -> :class:`ImageDetections` with a trained detector."""
+"""Image path -> :class:`ImageDetections` with a trained detector, through
+``mmioc_rtvp.apis.MMIOCInferencer``."""
 import os.path as osp
 from typing import Optional, Union
 
-import mmcv
-import numpy as np
-import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
 
 from .category_hierarchy import CategoryHierarchy
 from .detection import BadInputError, Detection, ImageDetections
-
-# test-pipeline steps that need annotations or a dataset's texts
-_SKIP_STEPS = ('LoadAnnotations', 'LoadText', 'RandomLoadText')
 
 
 def _inner_dataset(dataset: dict) -> Optional[dict]:
@@ -25,7 +19,7 @@ def _inner_dataset(dataset: dict) -> Optional[dict]:
     return None
 
 
-def test_ann_file(cfg: Config) -> str:
+def config_ann_file(cfg: Config) -> str:
     """The annotation file of ``cfg.test_dataloader`` (through dataset
     wrappers; the first dataset of a ``ConcatDataset``), joined to its
     ``data_root``."""
@@ -39,63 +33,37 @@ def test_ann_file(cfg: Config) -> str:
     return osp.join(dataset.get('data_root') or '', dataset['ann_file'])
 
 
-def inference_pipeline(cfg: Config) -> Compose:
-    """The test pipeline of ``cfg`` without annotation and text loading."""
-    dataset = cfg.test_dataloader.dataset
-    while not dataset.get('pipeline') and _inner_dataset(dataset):
-        dataset = _inner_dataset(dataset)
-    return Compose([
-        t for t in dataset['pipeline']
-        if str(t['type']).split('.')[-1] not in _SKIP_STEPS
-    ])
-
-
-def read_image_size(path: str) -> tuple:
-    """``(width, height)`` of a readable image.
-
-    Raises:
-        BadInputError: Missing or unreadable (one line naming the file).
-    """
-    if not osp.isfile(path):
-        raise BadInputError(f'{path}: no such image file')
-    try:
-        img = mmcv.imread(path)
-    except Exception as err:  # noqa: BLE001 - any decoder failure
-        raise BadInputError(f'{path}: cannot read the image ({err})') from err
-    if not isinstance(img, np.ndarray) or img.size == 0:
-        raise BadInputError(f'{path}: cannot read the image (not a decodable '
-                            'image file)')
-    return img.shape[1], img.shape[0]
-
-
 class RTVPNetDetections:
-    """Detect the defects of one image with a detector of this project.
+    """Detect the defects of one image with :class:`MMIOCInferencer`.
 
-    An open-vocabulary detector (one with ``reparameterize``) searches the
-    hierarchy's class names (the canonical prompts); a closed-set detector
-    uses its own classes, which must be the hierarchy's.
+    An open-vocabulary detector searches the hierarchy's class names (the
+    canonical prompts, as the test pipeline's ``LoadText`` gives them); a
+    closed-set detector uses its own classes, which must be the
+    hierarchy's.
 
     Args:
-        model (torch.nn.Module): A detector built by
-            ``mmdet.apis.init_detector`` (has ``cfg``).
+        inferencer (MMIOCInferencer): The detector.
         hierarchy (CategoryHierarchy): Vocabulary, in label order.
         score_thr (float): Detections below it are dropped. Defaults to 0.3.
+
+    Raises:
+        BadInputError: The detector cannot take this vocabulary.
     """
 
-    def __init__(self, model: torch.nn.Module, hierarchy: CategoryHierarchy,
+    def __init__(self, inferencer, hierarchy: CategoryHierarchy,
                  score_thr: float = 0.3) -> None:
-        self.model = model
+        self.inferencer = inferencer
         self.hierarchy = hierarchy
         self.score_thr = score_thr
-        self.pipeline = inference_pipeline(model.cfg)
-        if hasattr(model, 'reparameterize'):
-            model.reparameterize([hierarchy.names])
-        else:
-            classes = list(model.dataset_meta.get('classes', ()))
-            if classes and classes != hierarchy.names:
-                raise BadInputError(
-                    f'the detector has classes {classes} but the hierarchy '
-                    f'has {hierarchy.names}')
+        if inferencer.open_vocabulary or inferencer.baked:
+            try:
+                inferencer.set_vocabulary(hierarchy.names)
+            except ValueError as err:
+                raise BadInputError(f'{inferencer.weights}: {err}') from err
+        elif inferencer.classes != hierarchy.names:
+            raise BadInputError(
+                f'{inferencer.weights}: the detector has the classes '
+                f'{inferencer.classes}, the hierarchy {hierarchy.names}')
 
     @classmethod
     def from_checkpoint(cls,
@@ -104,35 +72,50 @@ class RTVPNetDetections:
                         hierarchy: Optional[CategoryHierarchy] = None,
                         score_thr: float = 0.3,
                         device: str = 'cpu') -> 'RTVPNetDetections':
-        """Build the detector of ``cfg`` with the weights of ``checkpoint``
-        (loaded with ``weights_only=True``).
+        """The detector of ``cfg`` with the weights of ``checkpoint``
+        (training, slim or baked; loaded with ``weights_only=True``).
+
+        Args:
+            cfg (str | Config): Detection (or VQA) config.
+            checkpoint (str): Weights.
+            hierarchy (CategoryHierarchy, optional): Default: read from
+                ``vqa.ann_file`` or the test annotation file of ``cfg``.
+            score_thr (float): See the class.
+            device (str): Device.
 
         Raises:
-            BadInputError: Missing checkpoint (one line naming it).
+            BadInputError: Missing checkpoint or annotation file.
         """
-        from mmdet.apis import init_detector
+        from mmioc_rtvp.apis import MMIOCInferencer
         if not osp.isfile(checkpoint):
             raise BadInputError(f'{checkpoint}: no such checkpoint file')
         cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
         if hierarchy is None:
-            ann_file = cfg.get('vqa', {}).get('ann_file') or test_ann_file(cfg)
+            ann_file = cfg.get('vqa', {}).get('ann_file') or config_ann_file(cfg)
             hierarchy = CategoryHierarchy.from_ann_file(ann_file)
-        # palette 'random': no need to build the test dataset for colours
-        model = init_detector(cfg, checkpoint, device=device,
-                              palette='random')
-        return cls(model, hierarchy, score_thr)
+        inferencer = MMIOCInferencer(
+            model=cfg, weights=checkpoint, device=device,
+            show_progress=False)
+        return cls(inferencer, hierarchy, score_thr)
 
     def __call__(self, image: str) -> ImageDetections:
-        """Detections of ``image`` with score >= ``score_thr``.
+        """Detections of ``image`` with score >= ``score_thr``, best first.
 
         Raises:
             BadInputError: The image is missing or unreadable.
         """
-        width, height = read_image_size(image)
-        data = self.pipeline(dict(img_path=image, img_id=0))
-        with torch.no_grad():
-            result = self.model.test_step(pseudo_collate([data]))[0]
-        inst = result.pred_instances
+        if not osp.isfile(image):
+            raise BadInputError(f'{image}: no such image file')
+        out = self.inferencer(
+            image, return_datasamples=True, no_save_vis=True,
+            draw_pred=False)
+        if out['skipped'] or len(out['predictions']) != 1:
+            reason = out['skipped'][0][1] if out['skipped'] else \
+                'not a decodable image file'
+            raise BadInputError(f'{image}: cannot read the image ({reason})')
+        pred = out['predictions'][0]
+        height, width = pred.ori_shape[:2]
+        inst = pred.pred_instances
         keep = inst.scores >= self.score_thr
         names = self.hierarchy.names
         dets = []
@@ -142,4 +125,4 @@ class RTVPNetDetections:
             info = self.hierarchy[names[label]]
             dets.append(Detection(info.name, tuple(box), float(score),
                                   info.supercategory, info.scene))
-        return ImageDetections(image, width, height, dets)
+        return ImageDetections(image, int(width), int(height), dets)
