@@ -156,6 +156,16 @@ def test_real_model_boxes_lie_in_the_image(server, files):
     assert body['verdict'] == ('NG' if max(scores) >= THRESHOLD else 'OK')
 
 
+def test_prompt_ensemble_is_one_class_named_by_its_first_prompt(server,
+                                                                files):
+    with open(files['image'], 'rb') as f:
+        body = predict(server['url'], f.read(),
+                       [f'{PROMPTS[0]}|{PROMPTS[1]}', PROMPTS[2]])
+    assert body['prompts'] == [f'{PROMPTS[0]}|{PROMPTS[1]}', PROMPTS[2]]
+    labels = {d['label'] for d in body['detections']}
+    assert labels and labels <= {PROMPTS[0], PROMPTS[2]}
+
+
 def test_unknown_prompt_refused_with_message(server, files):
     with open(files['image'], 'rb') as f:
         res = httpx.post(server['url'] + '/api/predict',
@@ -294,6 +304,8 @@ def test_browser_upload_prompts_click_read_boxes(server, files, browser):
     assert len(rects) == len(shown)
     verdict = browser.find_element(By.ID, 'verdict').text
     assert verdict == ('NG' if expected[0]['score'] >= THRESHOLD else 'OK')
+    assert browser.find_element(By.ID, 'defect-score').text == (
+        f"defect score {expected[0]['score']:.3f}")
     shot = files['tmp'] / 'web_demo.png'
     assert browser.save_screenshot(str(shot))
     with Image.open(shot) as img:

@@ -51,7 +51,6 @@ def write_tiny_yolo_world(tmp_dir: str) -> str:
     path = osp.join(tmp_dir, 'tiny_yolo_world.py')
     with open(path, 'w', encoding='utf-8') as f:
         f.write(f'''_base_ = {base!r}
-img_scale = (128, 128)
 model = dict(
     backbone=dict(
         image_model=dict(widen_factor=0.125),
@@ -59,13 +58,9 @@ model = dict(
                         embeddings_file={emb_file!r})),
     neck=dict(widen_factor=0.125, guide_channels=16),
     bbox_head=dict(head_module=dict(widen_factor=0.125, embed_dims=16)))
-test_pipeline = [
-    _base_.test_pipeline[0],
-    dict(_base_.test_pipeline[1], scale=img_scale),
-    dict(_base_.test_pipeline[2], scale=img_scale),
-    *_base_.test_pipeline[3:],
-]
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=[
+    dict(step, scale=(128, 128)) if 'scale' in step else step
+    for step in _base_.test_pipeline]))
 ''')
     return path
 
