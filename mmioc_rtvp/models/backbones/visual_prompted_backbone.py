@@ -20,7 +20,7 @@ class VisualPromptedBackbone(BaseModule):
     RTVPNet's prompt path by changing ``model.backbone`` alone::
 
         X_i  = image_model(x)_i                 the detector's own backbone
-        F_i  = visual_encoder(x)_i              e.g. Mobile-SAM TinyViT (frozen)
+        F_i  = visual_encoder(x)_i              frozen, e.g. Mobile-SAM TinyViT
         F_i  = EDP(F_i, X_i)                    optional (domain_projection)
         S_i  = RVP_i(F_i)[0]                    optional (visual_prompt)
         out_i = X_i + A_i(S_i)                  A_i: zero-initialised 1x1 conv
