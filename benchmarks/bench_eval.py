@@ -35,8 +35,8 @@ import numpy as np
 
 from mmioc_rtvp.evaluation.functional import (COCO_STAT_NAMES,
                                               evaluate_coco_bbox)
-from mmioc_rtvp.evaluation.synthetic_detections import \
-    random_coco_detections
+from mmioc_rtvp.evaluation.synthetic_detections import (
+    detection_list_to_array, random_coco_detections)
 
 
 def parse_args() -> argparse.Namespace:
@@ -105,10 +105,7 @@ def main() -> None:
         num_dets=args.num_dets,
         num_classes=args.num_classes,
         seed=args.seed)
-    dets = np.array(
-        [[d['image_id'], *d['bbox'], d['score'], d['category_id']]
-         for d in det_list],
-        dtype=np.float64).reshape(-1, 7)
+    dets = detection_list_to_array(det_list)
     del det_list
     print(f'data: {len(gt["images"])} images, {len(gt["annotations"])} '
           f'ground-truth boxes ({sum(a["iscrowd"] for a in gt["annotations"])}'

@@ -14,9 +14,18 @@ Example::
     >>> gt, dets = random_coco_detections(num_images=100, num_gt=300,
     ...                                   num_dets=3000)
 """
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
+
+
+def detection_list_to_array(dets: Sequence[dict]) -> np.ndarray:
+    """``loadRes``-style detection dicts as one ``(N, 7)`` float64 array
+    ``[image_id, x, y, w, h, score, category_id]``."""
+    return np.array(
+        [[d['image_id'], *d['bbox'], d['score'], d['category_id']]
+         for d in dets],
+        dtype=np.float64).reshape(-1, 7)
 
 
 def _categories(num_classes: int, num_scenes: int,

@@ -9,15 +9,10 @@ from mmioc_rtvp.evaluation.functional import (ap_row, evaluate_coco_bbox,
                                               group_rows, harmonic_mean,
                                               markdown_table,
                                               summarize_precision, write_csv)
-from mmioc_rtvp.evaluation.synthetic_detections import \
-    random_coco_detections
+from mmioc_rtvp.evaluation.synthetic_detections import (
+    detection_list_to_array, random_coco_detections)
 
 IOU_THRS = np.linspace(0.5, 0.95, 10)
-
-
-def _as_array(dets):
-    return np.array([[d['image_id'], *d['bbox'], d['score'],
-                      d['category_id']] for d in dets]).reshape(-1, 7)
 
 
 def test_group_ap_equals_cocoeval_on_the_group():
@@ -25,7 +20,7 @@ def test_group_ap_equals_cocoeval_on_the_group():
     COCOeval reports when its catIds are that group."""
     gt, dets = random_coco_detections(
         num_images=80, num_gt=300, num_dets=3000, num_classes=6, seed=3)
-    dets = _as_array(dets)
+    dets = detection_list_to_array(dets)
     cat_ids = [c['id'] for c in gt['categories']]
     full = evaluate_coco_bbox(gt, dets, 'pycocotools', cat_ids=cat_ids)
     for group in ([0, 2, 5], [1], [3, 4]):
@@ -46,7 +41,7 @@ def test_ap_row_over_all_classes_is_cocoeval_stats(max_dets):
     setting (-1 without a setting of 100); ap_row does the same."""
     gt, dets = random_coco_detections(
         num_images=40, num_gt=120, num_dets=2000, num_classes=4, seed=4)
-    res = evaluate_coco_bbox(gt, _as_array(dets), 'pycocotools',
+    res = evaluate_coco_bbox(gt, detection_list_to_array(dets), 'pycocotools',
                              max_dets=max_dets)
     row = ap_row(res.precision, IOU_THRS, max_dets=max_dets)
     np.testing.assert_allclose(list(row.values()), res.stats[:6], atol=1e-12)

@@ -5,13 +5,8 @@ import pytest
 
 from mmioc_rtvp.evaluation.functional import (detections_array,
                                               evaluate_coco_bbox)
-from mmioc_rtvp.evaluation.synthetic_detections import \
-    random_coco_detections
-
-
-def _as_array(dets):
-    return np.array([[d['image_id'], *d['bbox'], d['score'],
-                      d['category_id']] for d in dets]).reshape(-1, 7)
+from mmioc_rtvp.evaluation.synthetic_detections import (
+    detection_list_to_array, random_coco_detections)
 
 
 @pytest.fixture(scope='module')
@@ -19,7 +14,7 @@ def random_data():
     gt, dets = random_coco_detections(
         num_images=150, num_gt=450, num_dets=6000, num_classes=8,
         empty_fraction=0.15, crowd_fraction=0.08, seed=7)
-    return gt, _as_array(dets)
+    return gt, detection_list_to_array(dets)
 
 
 def test_random_data_exercise_every_case(random_data):
@@ -48,7 +43,7 @@ def test_hotcoco_equals_pycocotools(max_dets, score_decimals):
         num_images=150, num_gt=450, num_dets=6000, num_classes=8,
         empty_fraction=0.15, crowd_fraction=0.08,
         score_decimals=score_decimals, seed=11)
-    dets = _as_array(dets)
+    dets = detection_list_to_array(dets)
     ref = evaluate_coco_bbox(gt, dets, 'pycocotools', max_dets=max_dets)
     fast = evaluate_coco_bbox(gt, dets, 'hotcoco', max_dets=max_dets)
     assert ref.stats.shape == (12, )

@@ -15,8 +15,8 @@ from lvis import LVIS, LVISEval, LVISResults
 
 from mmioc_rtvp.evaluation.functional.lvis_evaluation import \
     evaluate_lvis_bbox
-from mmioc_rtvp.evaluation.synthetic_detections import \
-    random_coco_detections
+from mmioc_rtvp.evaluation.synthetic_detections import (
+    detection_list_to_array, random_coco_detections)
 
 
 class _NumpyTwoLVISEval(LVISEval):
@@ -94,19 +94,22 @@ def _lvis_data(num_images, num_gt, num_dets, seed):
     return gt, dets
 
 
+def _lvis_api(tmp_path, gt):
+    """lvis-api's LVIS ground truth (it reads files only) and its path."""
+    gt_file = tmp_path / 'gt.json'
+    gt_file.write_text(json.dumps(gt))
+    return LVIS(str(gt_file)), str(gt_file)
+
+
 @pytest.mark.parametrize('num_dets', [2500, 14000])
 def test_lvis_figures_equal_lvis_api(tmp_path, num_dets):
     """All 13 figures within 1e-6; 14000 detections on 40 images exceed
     the 300-per-image cap."""
     gt, dets = _lvis_data(40, 160, num_dets, seed=num_dets)
-    gt_file = tmp_path / 'gt.json'
-    gt_file.write_text(json.dumps(gt))
-    lvis_gt = LVIS(str(gt_file))
+    lvis_gt, gt_file = _lvis_api(tmp_path, gt)
     ref = _NumpyTwoLVISEval(lvis_gt, LVISResults(lvis_gt, dets), 'bbox')
     ref.run()
-    arr = np.array([[d['image_id'], *d['bbox'], d['score'],
-                     d['category_id']] for d in dets])
-    out = evaluate_lvis_bbox(gt, arr)
+    out = evaluate_lvis_bbox(gt, detection_list_to_array(dets))
     assert list(out) == list(ref.results)
     assert ref.results['AP'] > 0.01
     assert all(ref.results[k] > -1 for k in ('APr', 'APc', 'APf'))
@@ -117,9 +120,7 @@ def test_lvis_figures_equal_lvis_api(tmp_path, num_dets):
 def test_lvis_api_accumulate_still_fails_on_numpy_2(tmp_path):
     """Why this module exists; if lvis-api gets fixed, this test says so."""
     gt, dets = _lvis_data(5, 10, 50, seed=1)
-    gt_file = tmp_path / 'gt.json'
-    gt_file.write_text(json.dumps(gt))
-    lvis_gt = LVIS(str(gt_file))
+    lvis_gt, _ = _lvis_api(tmp_path, gt)
     ev = LVISEval(lvis_gt, LVISResults(lvis_gt, dets), 'bbox')
     ev.evaluate()
     with pytest.raises(AttributeError, match='float'):
@@ -136,14 +137,12 @@ def test_fast_lvis_metric_in_a_runner_style_pass(tmp_path):
         d['bbox'] = [float(round(v)) for v in d['bbox']]
         d['bbox'][2:] = [max(v, 1.0) for v in d['bbox'][2:]]
         d['score'] = float(np.float32(d['score']))
-    gt_file = tmp_path / 'gt.json'
-    gt_file.write_text(json.dumps(gt))
-    lvis_gt = LVIS(str(gt_file))
+    lvis_gt, gt_file = _lvis_api(tmp_path, gt)
     ref = _NumpyTwoLVISEval(lvis_gt, LVISResults(lvis_gt, dets), 'bbox')
     ref.run()
 
     init_default_scope('mmioc_rtvp')
-    metric = METRICS.build(dict(type='FastLVISMetric', ann_file=str(gt_file)))
+    metric = METRICS.build(dict(type='FastLVISMetric', ann_file=gt_file))
     label = {c: k for k, c in enumerate(lvis_gt.get_cat_ids())}
     samples = []
     for img in gt['images']:

@@ -92,12 +92,12 @@ def test_hand_case_generalized_and_hierarchy(tmp_path, backend):
     assert res['coco/bbox_mAP_hm'] == pytest.approx(hm)
     assert res['coco/bbox_mAP_50_hm'] == pytest.approx(hm)
 
-    with open(tmp_path / 'tables' / 'coco_per_class.csv') as f:
+    with open(tmp_path / 'tables' / 'coco_hand_per_class.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['category'], r['role'], r['gt']) for r in rows] == [
         ('A', 'seen', '1'), ('B', 'unseen', '2'), ('C', 'unseen', '1')]
     assert [float(r['AP']) for r in rows] == pytest.approx([1, AP_B, 0])
-    with open(tmp_path / 'tables' / 'coco_per_group.csv') as f:
+    with open(tmp_path / 'tables' / 'coco_hand_per_group.csv') as f:
         groups = {(r['level'], r['group']): r for r in csv.DictReader(f)}
     expected = {
         ('role', 'seen'): 1.0,
@@ -110,8 +110,8 @@ def test_hand_case_generalized_and_hierarchy(tmp_path, backend):
     assert {k: float(v['AP']) for k, v in groups.items()} == \
         pytest.approx(expected)
     assert groups[('scene', 'steel')]['gt'] == '3'
-    text = (tmp_path / 'tables' / 'coco_per_class.md').read_text()
-    assert '### coco: AP per scene' in text and '| B | 2 |' in text
+    text = (tmp_path / 'tables' / 'coco_hand_per_class.md').read_text()
+    assert '### coco_hand: AP per scene' in text and '| B | 2 |' in text
 
 
 def test_hierarchy_from_dataset_meta_and_seen_file(tmp_path):
@@ -128,7 +128,7 @@ def test_hierarchy_from_dataset_meta_and_seen_file(tmp_path):
                     supercategories=('s', 's', 's')))
     assert res['coco/bbox_mAP'] == 0.0
     assert res['coco/bbox_mAP_seen'] == 0.0
-    with open(tmp_path / 'coco_per_group.csv') as f:
+    with open(tmp_path / 'coco_hand_per_group.csv') as f:
         groups = [(r['level'], r['group']) for r in csv.DictReader(f)]
     assert groups == [('role', 'unseen'), ('role', 'seen'),
                       ('supercategory', 's'), ('scene', 'x'),

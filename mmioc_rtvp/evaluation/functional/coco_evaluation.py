@@ -82,6 +82,16 @@ def detections_array(image_ids: Sequence[int], bboxes: Sequence[np.ndarray],
     return out
 
 
+def coco_gt_dict(gt: dict) -> dict:
+    """The three COCO lists of ``gt`` in a new dict (the backends may attach
+    their index to it); ``annotations`` may be absent (mmdet's conversion
+    omits it when there is no box)."""
+    return dict(
+        images=gt['images'],
+        annotations=gt.get('annotations') or [],
+        categories=gt['categories'])
+
+
 def _set_params(params, cat_ids, img_ids, max_dets, iou_thrs) -> None:
     """Assign every parameter that differs from COCO's defaults (whole
     attributes: hotcoco's parameter reads return copies)."""
@@ -179,11 +189,7 @@ def evaluate_coco_bbox(gt: dict,
         raise ValueError(f'unknown COCO evaluation backend {backend!r}; '
                          f'choose one of {COCO_BACKENDS}')
     dets = np.asarray(dets, dtype=np.float64).reshape(-1, 7)
-    # shallow copy: the backends may attach their index to the dict
-    gt = dict(
-        images=gt['images'],
-        annotations=gt.get('annotations') or [],
-        categories=gt['categories'])
+    gt = coco_gt_dict(gt)
     params_kw = dict(
         cat_ids=cat_ids, img_ids=img_ids, max_dets=max_dets,
         iou_thrs=iou_thrs)

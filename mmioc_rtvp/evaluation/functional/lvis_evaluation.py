@@ -18,6 +18,8 @@ from typing import Dict
 
 import numpy as np
 
+from .coco_evaluation import coco_gt_dict
+
 #: The 13 LVIS figures, in lvis-api's order (``AR@300`` etc. follow
 #: ``max_dets``).
 LVIS_AP_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc',
@@ -50,10 +52,7 @@ def evaluate_lvis_bbox(gt: dict,
         raise ImportError('LVIS evaluation needs the hotcoco package: pip '
                           'install -r requirements/optional.txt') from None
     dets = np.asarray(dets, dtype=np.float64).reshape(-1, 7)
-    gt = dict(
-        images=gt['images'],
-        annotations=gt.get('annotations') or [],
-        categories=gt['categories'])
+    gt = coco_gt_dict(gt)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = hotcoco.COCO(gt)
         coco_dt = hotcoco.LVISResults(coco_gt, dets if len(dets) else [],

@@ -103,10 +103,12 @@ class MMIOCMetric(CocoMetric):
             same split). Every other evaluated class is unseen. Every name
             must be one of the evaluated classes.
         table_dir (str, optional): Where to write the tables
-            (``<prefix>_per_class.{csv,md}`` and ``<prefix>_per_group.csv``;
-            the markdown file holds every table). Default: the directory of
-            the current log file (the run's ``log_dir``); no file when there
-            is none.
+            (``<name>_per_class.{csv,md}`` and ``<name>_per_group.csv``, the
+            markdown file holding every table; ``<name>`` is the metric's
+            prefix and the annotation file's stem, e.g.
+            ``coco_open_val_generalized``). Default: the directory of the
+            current log file (the run's ``log_dir``); no file when there is
+            none.
         **kwargs: Keyword arguments of ``mmdet.CocoMetric``.
     """
 
@@ -124,6 +126,13 @@ class MMIOCMetric(CocoMetric):
         self.seen_names = (None if seen_classes is None else
                            load_class_names(seen_classes))
         self.table_dir = table_dir
+        ann_file = kwargs.get('ann_file', args[0] if args else None)
+        # tables of several evaluations in one run do not overwrite each
+        # other: <prefix>_<annotation file stem>_per_class.csv
+        self.table_name = self.prefix or 'metric'
+        if ann_file:
+            stem = osp.splitext(osp.basename(ann_file))[0]
+            self.table_name = f'{self.table_name}_{stem}'
         self.iou_thrs = np.atleast_1d(
             np.asarray(self.iou_thrs, dtype=np.float64))
 
@@ -194,7 +203,7 @@ class MMIOCMetric(CocoMetric):
     def _report(self, class_rows: List[dict], group_tables: Dict[str, list],
                 logger: MMLogger) -> None:
         """Log the tables and write them as CSV and markdown."""
-        prefix = self.prefix or 'metric'
+        prefix = self.table_name
         sections = [(f'{prefix}: AP per class', class_rows)]
         sections += [(f'{prefix}: AP per {name}', rows)
                      for name, rows in group_tables.items()]
