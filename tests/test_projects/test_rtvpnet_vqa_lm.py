@@ -177,30 +177,40 @@ def test_missing_language_model_fails_fast(tmp_path, monkeypatch):
         FrozenCausalLM(str(tmp_path / 'empty'))
 
 
-def test_ask_cli_end_to_end(qwen_dir, one_thread, mini_workspace, tmp_path,
-                            monkeypatch, capsys):
-    """tools/ask.py on a tiny random RTVPNet checkpoint and the tiny Qwen2:
-    one good image with two questions, an empty question, an unreadable
-    image; then a language model path that does not exist."""
+@pytest.fixture(scope='module')
+def tiny_vqa(mini_workspace, tmp_path_factory):
+    """A VQA config over a tiny RTVPNet (128 px, random) and a checkpoint
+    of it (random weights)."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     from mmioc_rtvp.registry import MODELS
     from tests.test_tools.conftest import write_tiny_config
-    monkeypatch.chdir(mini_workspace)
+    tmp = tmp_path_factory.mktemp('tiny_vqa')
     mini = str(mini_workspace / 'data' / 'mmioc_mini')
-    tiny = write_tiny_config(tmp_path, mini)
-    cfg_path = str(tmp_path / 'tiny_vqa.py')
+    tiny = write_tiny_config(tmp, mini)
+    cfg_path = str(tmp / 'tiny_vqa.py')
+    base = osp.join(REPO_ROOT, 'projects', 'rtvpnet_vqa', 'configs',
+                    '_base_', 'vqa_deepseek.py')
     with open(cfg_path, 'w') as f:
-        f.write(f'_base_ = [{tiny!r}, {osp.join(REPO_ROOT, "projects", "rtvpnet_vqa", "configs", "_base_", "vqa_deepseek.py")!r}]\n'  # noqa: E501
-                'vqa = dict(score_thr=0.0)\n')
+        f.write(f'_base_ = [{tiny!r}, {base!r}]\nvqa = dict(score_thr=0.0)\n')
     cfg = Config.fromfile(cfg_path)
     init_default_scope('mmioc_rtvp')
     torch.manual_seed(0)
-    ckpt = str(tmp_path / 'tiny.pth')
+    ckpt = str(tmp / 'tiny.pth')
     # a training checkpoint carries its dataset's meta (seen classes)
     torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(),
                     meta=dict(dataset_meta=dict(classes=('seen', )))), ckpt)
+    return cfg_path, ckpt
+
+
+def test_ask_cli_end_to_end(qwen_dir, one_thread, mini_workspace, tiny_vqa,
+                            tmp_path, monkeypatch, capsys):
+    """tools/ask.py on a tiny random RTVPNet checkpoint and the tiny Qwen2:
+    one good image with two questions, an empty question, an unreadable
+    image; then a language model path that does not exist."""
+    monkeypatch.chdir(mini_workspace)
+    cfg_path, ckpt = tiny_vqa
     image = sorted((mini_workspace / 'data' / 'mmioc_mini' / 'images')
                    .rglob('*.jpg'))[0]
     broken = tmp_path / 'broken.jpg'
@@ -232,3 +242,48 @@ def test_ask_cli_end_to_end(qwen_dir, one_thread, mini_workspace, tmp_path,
     out, err = capsys.readouterr()
     assert code == 2 and time.time() - start < 10
     assert err.count('\n') == 1 and str(tmp_path / 'nowhere') in err
+
+
+def test_qa_set_and_eval_cli(qwen_dir, one_thread, mini_workspace, tiny_vqa,
+                             tmp_path, monkeypatch, capsys):
+    """make_qa_set.py on MMIOC-mini's open val annotations, then
+    eval_vqa.py of the tiny checkpoint on its first questions, with the
+    language model scored too; the printed accuracies are those of the
+    written answers."""
+    import json
+
+    from projects.rtvpnet_vqa.rtvpnet_vqa import normalise
+    monkeypatch.chdir(mini_workspace)
+    cfg_path, ckpt = tiny_vqa
+    make = load_script('projects/rtvpnet_vqa/tools/make_qa_set.py',
+                       'vqa_make_qa_set')
+    qa_file = str(tmp_path / 'qa.json')
+    assert make.main(['data/mmioc_mini/annotations/open_val.json',
+                      qa_file]) == 0
+    out = capsys.readouterr().out
+    with open(qa_file) as f:
+        qa = json.load(f)
+    rep = qa['report']
+    assert rep['annotations'] == rep['annotations_used'] > 0
+    assert f"make_qa_set: {rep['questions']} questions" in out
+    assert {q['type'] for q in qa['questions']} == \
+        {'presence', 'identify', 'count', 'locate'}
+    evaluate = load_script('projects/rtvpnet_vqa/tools/eval_vqa.py',
+                           'vqa_eval')
+    out_file = str(tmp_path / 'eval.json')
+    assert evaluate.main([cfg_path, ckpt, qa_file, '--img-dir',
+                          'data/mmioc_mini/images', '--limit', '7', '--lm',
+                          qwen_dir, '--out', out_file]) == 0
+    printed = capsys.readouterr().out
+    with open(out_file) as f:
+        result = json.load(f)
+    answers = result['answers']
+    assert len(answers) == 7 and all(a['error'] is None for a in answers)
+    for name in ('rule', 'lm'):
+        hits = [normalise(a[f'{name}_answer']) == normalise(a['answer'])
+                for a in answers]
+        assert result['metrics'][f'{name}/accuracy'] == \
+            pytest.approx(sum(hits) / 7)
+    assert all(a['lm_answer'] is not None for a in answers)
+    assert f"  all            7{result['metrics']['rule/accuracy']:8.3f}" \
+        f"{result['metrics']['lm/accuracy']:8.3f}" in printed

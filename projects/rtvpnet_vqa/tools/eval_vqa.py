@@ -9,18 +9,31 @@ templated QA set (tools/make_qa_set.py).
 The deterministic answers (from the detections) are scored; ``--lm DIR``
 also scores the language model's answers (exact match after
 normalisation). Images are resolved as ``--img-dir/<file_name>``; an
-unreadable image counts its questions as wrong and is reported.
+unreadable image counts its questions as wrong and is reported. The last
+column is the accuracy of always giving a type's most frequent reference
+answer, the baseline a detector must beat.
 """
 import argparse
 import json
 import os.path as osp
 import sys
 import time
+from collections import Counter
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
+
+
+def majority_baseline(questions: list) -> dict:
+    """Per question type: ``(hits, answer)`` of always giving the type's
+    most frequent reference answer (what a detector must beat)."""
+    per_type = {}
+    for q in questions:
+        per_type.setdefault(q['type'], Counter())[q['answer']] += 1
+    return {t: (c.most_common(1)[0][1], c.most_common(1)[0][0])
+            for t, c in per_type.items()}
 
 
 def main(argv=None) -> int:
@@ -69,14 +82,26 @@ def main(argv=None) -> int:
                  pred_answer=getattr(r, field))
             for q, r in zip(questions, results)])
         metrics.update(metric.evaluate(len(questions)))
-    print(f'eval_vqa: {len(questions)} questions, '
-          f'{time.time() - start:.0f} s, score_thr '
-          f'{vqa.detect.score_thr}')
-    for name, _ in scored:
-        print(f'  {name}: ' + '  '.join(
-            f'{k.split("/", 1)[1]} {v:.3f}' if isinstance(v, float) else
-            f'{k.split("/", 1)[1]} {v}'
-            for k, v in metrics.items() if k.startswith(name + '/')))
+    baseline = majority_baseline(questions)
+    print(f'eval_vqa: {len(questions)} questions on '
+          f'{len({q["file_name"] for q in questions})} images, '
+          f'{time.time() - start:.0f} s, score_thr {vqa.detect.score_thr}')
+    header = f'  {"type":10s}{"n":>6s}' + ''.join(
+        f'{name:>8s}' for name, _ in scored) + '  majority answer'
+    print(header)
+    for qtype in [*baseline, 'all']:
+        key = 'accuracy' if qtype == 'all' else f'accuracy/{qtype}'
+        num = len(questions) if qtype == 'all' else \
+            metrics[f'rule/num/{qtype}']
+        hits, answer = baseline.get(qtype, (None, ''))
+        if qtype == 'all':
+            hits = sum(h for h, _ in baseline.values())
+        print(f'  {qtype:10s}{num:6d}' + ''.join(
+            f'{metrics[f"{name}/{key}"]:8.3f}' for name, _ in scored) +
+            f'  {hits / num:.3f}' + (f' ({answer!r})' if answer else ''))
+    if metrics['rule/num_missing']:
+        print(f'  {metrics["rule/num_missing"]} questions without an answer '
+              '(bad items above) count as wrong')
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(dict(metrics=metrics, answers=[
