@@ -36,6 +36,7 @@ CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
 #: Image-level OK/NG threshold, in the file the calibration tool writes next
 #: to the checkpoint.
 THRESHOLD = 0.02
+MAX_UPLOAD = 2**20  # --max-upload-mb 1
 
 
 @pytest.fixture(scope='module')
@@ -48,24 +49,28 @@ def files(tmp_path_factory):
     image = tmp / 'part.png'
     image.write_bytes(png_bytes(random_image(96, 160, 7)))
     (tmp / 'notes.png').write_text('not an image\n')
+    # over the server's --max-upload-mb 1
+    (tmp / 'big.png').write_bytes(b'\0' * (MAX_UPLOAD + 1))
     allowed = tmp / 'allowed'
     allowed.mkdir()
     (allowed / 'shelf.png').write_bytes(png_bytes(random_image(80, 120, 9)))
     return dict(tmp=tmp, config=config, checkpoint=checkpoint,
                 image=str(image), text=str(tmp / 'notes.png'),
+                big=str(tmp / 'big.png'),
                 allowed=str(allowed))
 
 
 @pytest.fixture(scope='module')
 def server(files):
     """``python projects/web_demo/app.py CONFIG CKPT --port P --allowed-dir
-    DIR`` (no --host: the default binding is under test; no threshold
-    option: the calibrated file next to the checkpoint is under test)."""
+    DIR --max-upload-mb 1`` (no --host: the default binding is under test;
+    no threshold option: the calibrated file next to the checkpoint is)."""
     port = free_port()
     log = open(files['tmp'] / 'server.log', 'w+')
     proc = subprocess.Popen(
         [sys.executable, APP, files['config'], files['checkpoint'],
-         '--port', str(port), '--allowed-dir', files['allowed']],
+         '--port', str(port), '--allowed-dir', files['allowed'],
+         '--max-upload-mb', '1'],
         cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     url = f'http://127.0.0.1:{port}'
@@ -173,6 +178,21 @@ def test_unknown_prompt_refused_with_message(server, files):
                          files={'image': ('part.png', f.read())}, timeout=60)
     assert res.status_code == 400
     assert 'rust on a bolt' in res.json()['detail']
+
+
+@pytest.mark.parametrize('extra', [0, 3 * MAX_UPLOAD])
+def test_oversized_upload_refused_over_the_network(server, extra):
+    """Over the socket, the client reads the 413 message (the refused body
+    is drained, not left unread), for a file just over the upload limit and
+    for a body well over the request limit."""
+    res = httpx.post(
+        server['url'] + '/api/predict', data={'prompts': PROMPTS[0]},
+        files={'image': ('big.png', b'\0' * (MAX_UPLOAD + 1 + extra))},
+        timeout=60)
+    assert res.status_code == 413
+    assert 'is over the limit of' in res.json()['detail']
+    if not extra:
+        assert res.json()['detail'].startswith("'big.png': upload of")
 
 
 def test_eight_concurrent_requests_all_answered(server):
@@ -336,6 +356,8 @@ def test_browser_server_image_of_allowed_folder(server, browser):
 @pytest.mark.parametrize('which, prompts, message', [
     ('text', 'hole in wood', "'notes.png': not an image"),
     ('image', ' , ', 'empty vocabulary'),
+    ('big', 'hole in wood', f"'big.png': {MAX_UPLOAD + 1} bytes is over "
+     f'the limit of {MAX_UPLOAD} bytes'),
 ])
 def test_browser_shows_refusals(server, files, browser, which, prompts,
                                 message):
@@ -344,3 +366,24 @@ def test_browser_shows_refusals(server, files, browser, which, prompts,
     assert state == 'error'
     assert message in browser.find_element(By.ID, 'message').text
     assert browser.find_elements(By.CSS_SELECTOR, '#detections tbody tr') == []
+
+
+def test_browser_fetch_over_limit_reads_the_413_message(server, browser):
+    """A body over the limit sent by the browser itself (past the page's
+    own size check) gets the server's message, not a failed fetch: the
+    server drains the refused body before answering (without draining,
+    chromium reported "Failed to fetch" for a 2 MB body here)."""
+    browser.get(server['url'] + '/')
+    browser.set_script_timeout(60)
+    answer = browser.execute_async_script('''
+        const done = arguments[arguments.length - 1];
+        const form = new FormData();
+        form.append("prompts", "hole in wood");
+        form.append("image", new Blob([new Uint8Array(arguments[0])]),
+                    "big.png");
+        fetch("api/predict", {method: "POST", body: form})
+          .then((r) => r.json().then((j) => done([r.status, j.detail])))
+          .catch((e) => done([0, String(e)]));
+    ''', 2 * MAX_UPLOAD)
+    assert answer[0] == 413, answer
+    assert 'is over the limit of' in answer[1]
