@@ -1,19 +1,14 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Helpers of the web demo tests (projects/web_demo): its package, images,
-a tiny random YOLO-World config + checkpoint, and a server on a free port."""
+"""Helpers of the web demo tests (projects/web_demo): images, a tiny random
+YOLO-World config + checkpoint, a free port."""
 import io
 import json
 import os.path as osp
 import socket
-import threading
-import time
-from contextlib import contextmanager
-from typing import Iterator, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 from PIL import Image
-
-from projects.web_demo import web_demo  # noqa: F401  (the package under test)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 APP = osp.join(REPO_ROOT, 'projects', 'web_demo', 'app.py')
@@ -102,32 +97,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
-
-
-@contextmanager
-def serve_in_thread(app) -> Iterator[str]:
-    """Run ``app`` with uvicorn on 127.0.0.1 (free port) in a thread;
-    yields its base URL."""
-    import uvicorn
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level='warning', lifespan='off'))
-    thread = threading.Thread(
-        target=server.run, kwargs=dict(sockets=[sock]), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError('uvicorn did not start')
-        time.sleep(0.02)
-    try:
-        yield f'http://127.0.0.1:{port}'
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def detections_key(detections: Sequence[dict]) -> List[tuple]:
