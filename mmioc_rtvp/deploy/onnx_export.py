@@ -1,5 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Write an :class:`ExportableDetector` to ONNX, with its metadata."""
+import copy
 import json
 import os
 import os.path as osp
@@ -9,6 +10,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from mmioc_rtvp.models.layers.tinyvit_blocks import TinyViTLayerNorm2d
+from .export_layer_norm2d import ExportLayerNorm2d
 from .exportable_detector import ExportableDetector
 
 #: Key of the JSON metadata in the ONNX file's ``metadata_props``.
@@ -29,6 +32,25 @@ def _plain(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.tolist()
     return str(value)
+
+
+def export_friendly_copy(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` whose layers that do not trace into ONNX
+    are replaced by equivalent ones (:class:`ExportLayerNorm2d` for
+    :class:`TinyViTLayerNorm2d`); ``module`` itself is not changed.
+
+    Args:
+        module (nn.Module): E.g. an :class:`ExportableDetector`.
+
+    Returns:
+        nn.Module: The copy.
+    """
+    module = copy.deepcopy(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, TinyViTLayerNorm2d):
+                setattr(parent, name, ExportLayerNorm2d(child))
+    return module
 
 
 def build_metadata(exportable: ExportableDetector,
@@ -65,10 +87,11 @@ def build_metadata(exportable: ExportableDetector,
     else:
         kind = 'baked'
         num_classes = int(exportable.text_feats.shape[1])
-    if vocabulary is not None and num_classes is not None and \
-            len(vocabulary) != num_classes:
-        raise ValueError(f'{len(vocabulary)} vocabulary entries for '
-                         f'{num_classes} baked embeddings')
+    for names, what in ((vocabulary, 'vocabulary entries'),
+                        (class_names, 'class names')):
+        if names is not None and len(names) != num_classes:
+            raise ValueError(f'{len(names)} {what} for a {kind} export of '
+                             f'{num_classes} classes')
     preprocessor = detector.data_preprocessor
     preprocess = dict(
         mean=_plain(getattr(preprocessor, 'mean', None)),
@@ -105,7 +128,8 @@ def export_onnx(exportable: ExportableDetector,
     dynamic (``num_texts``). Uses PyTorch's TorchScript-based exporter
     (``dynamo=False``): the detectors' Python-side shape checks trace as
     constants of the fixed image size, which the ``torch.export`` path
-    would reject.
+    would reject. What is traced is :func:`export_friendly_copy` of the
+    module.
 
     Args:
         exportable (ExportableDetector): The module (eval mode).
@@ -125,7 +149,7 @@ def export_onnx(exportable: ExportableDetector,
     if h % 32 or w % 32 or h <= 0 or w <= 0:
         raise ValueError(f'image size must be positive multiples of 32, got '
                          f'{h}x{w}')
-    exportable.eval()
+    exportable = export_friendly_copy(exportable).eval()
     param = next(exportable.parameters())
     args: List[torch.Tensor] = [
         torch.zeros(1, 3, h, w, dtype=param.dtype, device=param.device)

@@ -267,3 +267,42 @@ def test_exportable_refuses_wrong_kinds(exported):
         ExportableDetector(world, text_feats=torch.zeros(1, 3, 16))
     with pytest.raises(ValueError, match='empty'):
         ExportableDetector(world, text_feats=torch.zeros(1, 0, 384))
+
+
+def test_tinyvit_encoder_exports(tmp_path):
+    """RTVPNet with the Mobile-SAM TinyViT encoder (the S/L configs'): its
+    channel LayerNorm is swapped for :class:`ExportLayerNorm2d` in the
+    exported copy only; the raw outputs match eager ones."""
+    from mmioc_rtvp.deploy.export_layer_norm2d import ExportLayerNorm2d
+    from mmioc_rtvp.models.layers.tinyvit_blocks import TinyViTLayerNorm2d
+    from tests.test_models.rtvpnet_utils import build_tiny_rtvpnet
+
+    norm = TinyViTLayerNorm2d(6)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 6, 5, 4)
+    torch.testing.assert_close(ExportLayerNorm2d(norm)(x), norm(x))
+
+    torch.manual_seed(0)
+    model = build_tiny_rtvpnet().eval()
+    with torch.no_grad():  # zero-initialised: make the prompts count
+        for adapter in model.prompt_adapters:
+            adapter.weight.normal_(0, 0.1)
+    exportable = ExportableDetector(model, runtime_vocabulary=True)
+    path = export_onnx(exportable, str(tmp_path / 'tiny.onnx'), (64, 64),
+                       build_metadata(exportable, (64, 64)))
+    assert any(isinstance(m, TinyViTLayerNorm2d) for m in model.modules())
+    assert not any(isinstance(m, ExportLayerNorm2d) for m in model.modules())
+    gen = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 3, 64, 64, generator=gen)
+    feats = torch.nn.functional.normalize(
+        torch.randn(1, 2, exportable.embed_dims, generator=gen), dim=-1)
+    with torch.no_grad():
+        boxes, scores = exportable(image, feats)
+    ort_boxes, ort_scores = ORTDetector(path, num_threads=1).forward(
+        image.numpy(), feats.numpy())
+    np.testing.assert_allclose(ort_boxes, boxes.numpy(), rtol=1e-3,
+                               atol=1e-3)
+    np.testing.assert_allclose(ort_scores, scores.numpy(), rtol=0,
+                               atol=SCORE_ATOL)

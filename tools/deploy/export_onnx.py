@@ -1,0 +1,226 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""Export a YOLOv8 / YOLO-World / RTVPNet checkpoint to ONNX.
+
+Three kinds of file (see docs/deploy.md):
+
+- closed-set model (YOLOv8): ``image`` in;
+- ``--texts ...`` / ``--class-text FILE``: the vocabulary is encoded once
+  with the model's text encoder and baked into the graph; ``image`` in;
+- ``--runtime-vocabulary``: ``image`` (1, 3, H, W) and ``text_feats``
+  (1, K, D) in, K dynamic: feed the embeddings of any vocabulary (computed
+  with the project's text encoders, e.g.
+  tools/misc/precompute_text_embeddings.py) without exporting again.
+  RTVPNet's V-T text update is part of the graph.
+
+Outputs: ``boxes`` (1, N, 4) and ``scores`` (1, N, K) of every prior; the
+score threshold and NMS run in the runner (``mmioc_rtvp.deploy.ORTDetector``)
+with the model's ``test_cfg``, stored in the file's metadata.
+
+Examples::
+
+    python tools/deploy/export_onnx.py configs/rtvpnet_s_mini.py \\
+        work_dirs/rtvpnet_s_mini/epoch_40.pth --runtime-vocabulary \\
+        --out work_dirs/deploy/rtvpnet_s_mini.onnx --check
+    python tools/deploy/export_onnx.py configs/baselines/yolo_world_s_open_mini.py \\
+        CKPT --texts "scratch on steel" "hole in wood" --out yw.onnx
+    python tools/deploy/export_onnx.py configs/baselines/yolov8_s_closed_mini.py \\
+        none --out yolov8.onnx        # `none`: random weights
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import time
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+
+try:
+    import mmioc_rtvp  # noqa: F401
+except ImportError:  # run from a source tree without installing the package
+    sys.path.insert(0,
+                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+
+from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
+                               build_metadata, export_onnx)
+
+
+def read_class_text(path: str) -> List[List[str]]:
+    """The prompts of each class of a class-text file.
+
+    Args:
+        path (str): YOLO-World's format (a list of lists of prompts: a
+            prompt ensemble per class) or a flat list (one prompt each).
+
+    Returns:
+        list[list[str]]: The non-empty prompts of each class.
+    """
+    with open(path, encoding='utf-8') as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{path}: not valid JSON ({err})') from err
+    if not isinstance(data, list) or not data:
+        raise ValueError(f'{path}: expected a non-empty list of prompts or '
+                         'of prompt lists')
+    classes = []
+    for i, item in enumerate(data):
+        prompts = [item] if isinstance(item, str) else item
+        if not isinstance(prompts, list) or not all(
+                isinstance(p, str) for p in prompts) or not any(
+                    p.strip() for p in prompts):
+            raise ValueError(f'{path}: class {i} is neither a prompt nor a '
+                             f'list of prompts with one non-empty: {item!r}')
+        classes.append([p for p in prompts if p.strip()])
+    return classes
+
+
+def ensemble_text_feats(model: torch.nn.Module,
+                        classes: Sequence[Sequence[str]]) -> torch.Tensor:
+    """(1, K, D) class embeddings: the L2-normalised mean of the model's
+    text embeddings of each class's prompts (a prompt ensemble)."""
+    feats = []
+    for prompts in classes:
+        emb = model.backbone.forward_text([list(prompts)])[0]  # (P, D)
+        feats.append(torch.nn.functional.normalize(emb.mean(0), dim=-1))
+    return torch.stack(feats)[None]
+
+
+def image_shape_of(cfg: Config, shape: Optional[Sequence[int]]) -> tuple:
+    """(H, W) from ``--shape`` or the config's ``img_scale`` (w, h)."""
+    if shape:
+        return (shape[0], shape[-1])
+    scale = cfg.get('img_scale')
+    if scale is None:
+        return (640, 640)
+    return (int(scale[1]), int(scale[0]))
+
+
+def load_detector(config: str, checkpoint: str,
+                  cfg_options: Optional[dict]) -> torch.nn.Module:
+    """Build the detector of a config with a checkpoint (``none``: random
+    weights) on the CPU, in eval mode."""
+    from mmdet.apis import init_detector
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'no such config file: {config}')
+    random_weights = checkpoint.lower() == 'none'
+    if not random_weights and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'no such checkpoint: {checkpoint} (use `none` for random '
+            'weights)')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    model = init_detector(
+        cfg, None if random_weights else checkpoint, palette='random',
+        device='cpu')
+    return model.eval(), cfg
+
+
+def check_export(exportable: ExportableDetector, path: str,
+                 image_shape: tuple, num_texts: int) -> dict:
+    """Eager vs ONNX Runtime on one random input: max abs differences."""
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, *image_shape, generator=gen)
+    text_feats = None
+    if exportable.runtime_vocabulary:
+        text_feats = torch.nn.functional.normalize(
+            torch.randn(1, num_texts, exportable.embed_dims, generator=gen),
+            dim=-1)
+    with torch.no_grad():
+        boxes, scores = exportable(image, text_feats)
+    ort_boxes, ort_scores = ORTDetector(path).forward(
+        image.numpy(), None if text_feats is None else text_feats.numpy())
+    return dict(
+        max_abs_box_diff=float(np.abs(ort_boxes - boxes.numpy()).max()),
+        max_abs_score_diff=float(np.abs(ort_scores - scores.numpy()).max()))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='checkpoint (.pth), or `none` '
+                        'for random weights')
+    parser.add_argument('--out', required=True, help='output .onnx file')
+    vocab = parser.add_mutually_exclusive_group()
+    vocab.add_argument('--runtime-vocabulary', action='store_true',
+                       help='text_feats (1, K, D) is an input, K dynamic')
+    vocab.add_argument('--texts', nargs='+', help='prompts to bake in (one '
+                       'per class, in label order)')
+    vocab.add_argument('--class-text', help='class-text JSON to bake in '
+                       '(YOLO-World format; several prompts of a class are '
+                       'averaged)')
+    parser.add_argument('--shape', type=int, nargs='+',
+                        help='input size: S or H W (default: the config\'s '
+                        'img_scale, else 640)')
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--check', action='store_true',
+                        help='compare eager and ONNX Runtime on a random '
+                        'input and print the largest differences')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings (key=value)')
+    args = parser.parse_args(argv)
+    if args.shape and len(args.shape) not in (1, 2):
+        parser.error('--shape takes S or H W')
+    if args.texts is not None and not all(t.strip() for t in args.texts):
+        parser.error('--texts: empty prompt (an empty string is padding, '
+                     'never detected)')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point; returns the exit code."""
+    args = parse_args(argv)
+    model, cfg = load_detector(args.config, args.checkpoint,
+                               args.cfg_options)
+    shape = image_shape_of(cfg, args.shape)
+    classes = [[t] for t in args.texts] if args.texts else None
+    if args.class_text:
+        classes = read_class_text(args.class_text)
+    class_names = None
+    if classes is not None:
+        if not hasattr(model, 'reparameterize'):
+            raise ValueError(f'{args.config}: a closed-set model has no '
+                             'vocabulary to bake (drop --texts)')
+        exportable = ExportableDetector(
+            model, text_feats=ensemble_text_feats(model, classes))
+        class_names = [c[0] for c in classes]
+    elif args.runtime_vocabulary:
+        exportable = ExportableDetector(model, runtime_vocabulary=True)
+    elif hasattr(model, 'reparameterize'):
+        raise ValueError(
+            f'{args.config} is an open-vocabulary model: give '
+            '--runtime-vocabulary, --texts or --class-text')
+    else:
+        exportable = ExportableDetector(model)
+        class_names = (getattr(model, 'dataset_meta', None)
+                       or {}).get('classes')
+        num_classes = model.bbox_head.num_classes
+        if class_names is not None and len(class_names) != num_classes:
+            # e.g. mmdet's COCO names given to a model without checkpoint
+            print(f'class names not stored: the checkpoint names '
+                  f'{len(class_names)} classes, the head has {num_classes}')
+            class_names = None
+    meta = build_metadata(
+        exportable, shape,
+        vocabulary=class_names if classes is not None else None,
+        class_names=class_names if classes is None else None,
+        extra=dict(config=osp.abspath(args.config),
+                   checkpoint=args.checkpoint, opset=args.opset))
+    start = time.perf_counter()
+    export_onnx(exportable, args.out, shape, meta, opset=args.opset)
+    size_mb = osp.getsize(args.out) / 2**20
+    print(f'wrote {args.out} ({size_mb:.1f} MB, {meta["kind"]}, input '
+          f'{shape[0]}x{shape[1]}, {time.perf_counter() - start:.1f} s)')
+    if args.check:
+        diffs = check_export(exportable, args.out, shape, num_texts=7)
+        print('eager vs onnxruntime on a random input: ' + ', '.join(
+            f'{k} {v:.3g}' for k, v in diffs.items()))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
