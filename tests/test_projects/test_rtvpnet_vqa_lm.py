@@ -17,6 +17,8 @@ from projects.rtvpnet_vqa.rtvpnet_vqa import (
     BadInputError, CategoryHierarchy, Detection, DetectionVQA,
     FrozenCausalLM, ImageDetections, StructuredPromptBuilder)
 from tests.test_projects.test_rtvpnet_vqa import CATEGORIES
+from tests.test_tools.conftest import one_thread  # noqa: F401 (fixture)
+from tests.test_tools.conftest import write_tiny_config
 from tests.utils.scripts import load_script
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -55,14 +57,6 @@ def save_tiny_qwen2(path, seed: int = 0) -> str:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
-
-
-@pytest.fixture(scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -185,7 +179,6 @@ def tiny_vqa(mini_workspace, tmp_path_factory):
     from mmengine.registry import init_default_scope
 
     from mmioc_rtvp.registry import MODELS
-    from tests.test_tools.conftest import write_tiny_config
     tmp = tmp_path_factory.mktemp('tiny_vqa')
     mini = str(mini_workspace / 'data' / 'mmioc_mini')
     tiny = write_tiny_config(tmp, mini)
@@ -287,3 +280,28 @@ def test_qa_set_and_eval_cli(qwen_dir, one_thread, mini_workspace, tiny_vqa,
     assert all(a['lm_answer'] is not None for a in answers)
     assert f"  all            7{result['metrics']['rule/accuracy']:8.3f}" \
         f"{result['metrics']['lm/accuracy']:8.3f}" in printed
+
+
+def test_chat_template_and_reasoning(qwen_dir, one_thread):
+    """A tokenizer's chat template wraps the prompt (DeepSeek-R1's does);
+    its reasoning block is not part of the answer."""
+    lm = FrozenCausalLM(qwen_dir, max_new_tokens=2)
+    lm.tokenizer.chat_template = (
+        "{% for m in messages %}Question : {{ m['content'] }}{% endfor %}"
+        '{% if add_generation_prompt %} Answer :{% endif %}')
+    assert lm.format_prompt('where') == 'Question : where Answer :'
+    seen = []
+    hook = lm.language_model.get_input_embeddings().register_forward_hook(
+        lambda mod, args, out: seen.append(args[0].clone()))
+    try:
+        lm.generate(['Where is the hole in paper ?'])
+    finally:
+        hook.remove()
+    assert lm.tokenizer.decode(seen[0][0]) == \
+        'Question : Where is the hole in paper ? Answer :'
+    plain = FrozenCausalLM(qwen_dir, use_chat_template=False)
+    plain.tokenizer.chat_template = lm.tokenizer.chat_template
+    assert plain.format_prompt('where') == 'where'
+    strip = FrozenCausalLM.strip_reasoning
+    assert strip('<think>\nthe hole is right</think>\n\nright') == 'right'
+    assert strip('right') == 'right'
