@@ -18,6 +18,7 @@ from mmengine.registry import FUNCTIONS
 from mmengine.runner import Runner
 
 from mmioc_rtvp.engine.hooks import PlainMessageHubHook
+from mmioc_rtvp.engine.hooks.slim_checkpoint_hook import SlimCheckpointHook
 from mmioc_rtvp.registry import RUNNERS
 
 
@@ -107,6 +108,11 @@ class MMIOCRunner(Runner):
       scope instead of crashing (on every device).
     - **Safe checkpoints**: :class:`PlainMessageHubHook` is always registered
       (on every device), so checkpoints load with ``weights_only=True``.
+    - **Slim checkpoints**: :class:`SlimCheckpointHook` is registered unless
+      the config lists one: frozen modules loaded from their own files (text
+      encoder, visual encoder) are left out of checkpoints and rebuilt from
+      those files at load (``dict(type='SlimCheckpointHook', modules=[])``
+      writes full checkpoints).
 
     Select it with ``runner_type = 'mmioc_rtvp.MMIOCRunner'`` (the shipped
     ``configs/_base_/default_runtime.py`` does).
@@ -153,10 +159,11 @@ class MMIOCRunner(Runner):
             default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
             custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
         custom_hooks = list(custom_hooks or [])
-        has_plain_hub = any(
-            isinstance(h, PlainMessageHubHook) or (
-                isinstance(h, dict) and str(h.get('type', '')).split('.')[-1]
-                == 'PlainMessageHubHook') for h in custom_hooks)
-        if not has_plain_hub:
-            custom_hooks.append(PlainMessageHubHook())
+        for hook_type in (PlainMessageHubHook, SlimCheckpointHook):
+            if not any(
+                    isinstance(h, hook_type) or (
+                        isinstance(h, dict) and str(h.get('type', '')).split(
+                            '.')[-1] == hook_type.__name__)
+                    for h in custom_hooks):
+                custom_hooks.append(hook_type())
         super().register_hooks(default_hooks, custom_hooks)
