@@ -100,7 +100,9 @@ class FrozenCausalLM(BaseModule):
     under ``torch.inference_mode()``, and the language model is kept out of
     this module's parameter tree, so an optimizer or a checkpoint built
     from a model that contains this wrapper holds none of its weights (they
-    stay in their own files, as the design asks of frozen weights).
+    stay in their own files, as the design asks of frozen weights). Its
+    device is chosen at construction (``device``): ``.to()`` of a parent
+    module does not move it.
 
     Weights are read from local files only (``local_files_only=True``); a
     missing model raises :class:`BadInputError` in seconds, naming the path

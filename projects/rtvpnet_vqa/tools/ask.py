@@ -17,6 +17,8 @@ import sys
 import time
 from typing import List, Tuple
 
+from mmengine.config import Config, DictAction
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 if REPO_ROOT not in sys.path:
@@ -40,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--show-prompt', action='store_true')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. vqa.score_thr=0.2')
     return parser.parse_args(argv)
 
 
@@ -83,10 +88,13 @@ def main(argv=None) -> int:
     if not osp.isfile(args.config):
         print(f'ask.py: {args.config}: no such config file', file=sys.stderr)
         return 2
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     start = time.time()
     try:
         vqa = DetectionVQA.from_config(
-            args.config, args.checkpoint, language_model=args.lm,
+            cfg, args.checkpoint, language_model=args.lm,
             device=args.device, score_thr=args.score_thr,
             max_new_tokens=args.max_new_tokens)
     except BadInputError as err:

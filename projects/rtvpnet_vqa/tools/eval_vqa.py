@@ -20,6 +20,8 @@ import sys
 import time
 from collections import Counter
 
+from mmengine.config import Config, DictAction
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 if REPO_ROOT not in sys.path:
@@ -50,6 +52,10 @@ def main(argv=None) -> int:
     parser.add_argument('--limit', type=int, help='first N questions only')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', help='write metrics + answers (JSON)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. vqa.ann_file=data/mmioc_mini/'
+        'annotations/open_val_generalized.json (the vocabulary)')
     args = parser.parse_args(argv)
     from projects.rtvpnet_vqa.rtvpnet_vqa import (BadInputError,
                                                   DetectionVQA, VQAExactMatch)
@@ -58,10 +64,17 @@ def main(argv=None) -> int:
         return 2
     with open(args.qa_file, encoding='utf-8') as f:
         questions = json.load(f)['questions'][:args.limit]
+    if not osp.isfile(args.config):
+        print(f'eval_vqa: {args.config}: no such config file',
+              file=sys.stderr)
+        return 2
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     start = time.time()
     try:
         vqa = DetectionVQA.from_config(
-            args.config, args.checkpoint, language_model=args.lm,
+            cfg, args.checkpoint, language_model=args.lm,
             device=args.device, score_thr=args.score_thr)
     except BadInputError as err:
         print(f'eval_vqa: {err}', file=sys.stderr)
