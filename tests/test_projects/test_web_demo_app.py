@@ -387,3 +387,17 @@ def test_browser_fetch_over_limit_reads_the_413_message(server, browser):
     ''', 2 * MAX_UPLOAD)
     assert answer[0] == 413, answer
     assert 'is over the limit of' in answer[1]
+
+
+def test_bench_web_demo_runs_and_reports_ratios(files, capsys):
+    from tests.utils.scripts import load_script
+    bench = load_script('benchmarks/bench_web_demo.py', 'bench_web_demo')
+    out = bench.main([
+        files['config'], files['checkpoint'], '--image', files['image'],
+        '--texts', PROMPTS[0], PROMPTS[1], '--iters', '2', '--warmup', '0',
+        '--concurrency', '3', '--rounds', '1'
+    ])
+    assert all(out[k] > 0 for k in ('direct', 'http', 'burst'))
+    printed = capsys.readouterr().out
+    assert 'ratio http / direct:' in printed
+    assert 'ratio 3 concurrent / (3 x direct):' in printed
