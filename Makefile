@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # a loaded 2-core machine); set it to override
 TEST_THREADS ?= 1
 
-.PHONY: install data demo test test-fast clean-demo
+.PHONY: install data demo demo-full test test-fast clean-demo
 
 install:  ## create $(VENV) and install the whole stack (idempotent, cached mmcv wheel)
 	bash tools/install.sh
@@ -19,6 +19,9 @@ data: install  ## generate MMIOC-mini (deterministic, seconds; skipped when up t
 
 demo: install data  ## train + test RTVPNet-S-mini on MMIOC-mini, draw predictions and prompt maps
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash tools/demo.sh
+
+demo-full: install data  ## the same on the 40-epoch schedule (about twice as long)
+	PATH="$(abspath $(VENV))/bin:$$PATH" DEMO_CONFIG=configs/rtvpnet_s_mini_40e.py bash tools/demo.sh
 
 test: install  ## the whole test suite (unit + integration)
 	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest tests -q $(PYTEST_ARGS)

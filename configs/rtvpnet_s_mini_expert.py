@@ -6,7 +6,7 @@
 # then train this config; building it fails at once if that checkpoint is
 # missing (expert_checkpoint; override with --cfg-options).
 _base_ = './rtvpnet_s_mini.py'
-expert_checkpoint = 'work_dirs/yolov8_s_seen_mini/epoch_40.pth'
+expert_checkpoint = 'work_dirs/yolov8_s_seen_mini/epoch_20.pth'
 model = dict(
     backbone=dict(
         image_model=dict(

@@ -3,7 +3,7 @@
 # `make demo` trains this config.
 _base_ = [
     '../_base_/models/yolo_world_s_mini.py',
-    '../_base_/datasets/mmioc_mini_open.py', '../_base_/schedules/cpu_40e.py'
+    '../_base_/datasets/mmioc_mini_open.py', '../_base_/schedules/cpu_20e.py'
 ]
 num_train_classes = _base_.num_train_classes
 num_test_classes = _base_.num_test_classes

@@ -2,7 +2,7 @@
 # 320 px, for 2 CPU cores.
 _base_ = [
     '../_base_/models/yolov8_s_mini.py', '../_base_/datasets/mmioc_mini_seen.py',
-    '../_base_/schedules/cpu_40e.py'
+    '../_base_/schedules/cpu_20e.py'
 ]
 num_classes = _base_.num_classes
 
