@@ -15,7 +15,9 @@ drawn images in ``OUT_DIR/vis/``. The OK/NG threshold is read from
 ``--threshold``, ``--threshold-file`` or the file
 ``tools/analysis_tools/calibrate_threshold.py`` wrote next to the
 checkpoint. Unreadable inputs are skipped and listed at the end; the exit
-status is 0 unless nothing could be read.
+status is 0 unless nothing could be read. ``--backend onnxruntime --onnx
+FILE`` runs a file of tools/deploy/export_onnx.py instead of the PyTorch
+network (docs/deploy.md).
 """
 import argparse
 import collections
@@ -52,6 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
+        '--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+        help='onnxruntime: run --onnx (tools/deploy/export_onnx.py) instead '
+        'of the PyTorch network (CPU)')
+    parser.add_argument('--onnx', help='the .onnx file (--backend '
+                        'onnxruntime), exported from CONFIG')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.test_cfg.score_thr=0.01')
     return parser.parse_args(argv)
@@ -63,14 +71,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not osp.isfile(path):
             print(f'infer: no such file: {path}', file=sys.stderr)
             return 2
+    if args.backend == 'onnxruntime' and not (args.onnx
+                                              and osp.isfile(args.onnx)):
+        print(f'infer: --backend onnxruntime needs --onnx FILE (got '
+              f'{args.onnx})', file=sys.stderr)
+        return 2
     from mmioc_rtvp.apis import MMIOCInferencer
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    inferencer = MMIOCInferencer(
-        model=cfg, weights=args.checkpoint, device=args.device,
+    common = dict(
+        model=cfg, weights=args.checkpoint,
         ok_ng_threshold=args.threshold, threshold_file=args.threshold_file,
         show_progress=not args.no_progress)
+    if args.backend == 'onnxruntime':
+        from mmioc_rtvp.deploy.ort_inferencer import ORTInferencer
+        inferencer = ORTInferencer(onnx_file=args.onnx, **common)
+    else:
+        inferencer = MMIOCInferencer(device=args.device, **common)
     texts = args.class_text or args.texts
     out = inferencer(
         args.inputs, texts=texts, batch_size=args.batch_size,
