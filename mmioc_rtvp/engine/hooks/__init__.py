@@ -1,4 +1,7 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
+from .bad_data_hook import BadDataHook
+from .class_count_check_hook import (ClassCountCheckHook, ClassCountError,
+                                     model_class_counts)
 from .close_mosaic_hook import CloseMosaicHook
 from .non_finite_loss_hook import (NonFiniteLossError, NonFiniteLossHook,
                                    non_finite_terms)
@@ -7,7 +10,8 @@ from .plain_message_hub_hook import (PlainMessageHubHook,
                                      plain_to_history_buffers)
 
 __all__ = [
-    'CloseMosaicHook', 'NonFiniteLossError', 'NonFiniteLossHook',
-    'non_finite_terms', 'PlainMessageHubHook', 'history_buffers_to_plain',
+    'BadDataHook', 'ClassCountCheckHook', 'ClassCountError', 'CloseMosaicHook',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'PlainMessageHubHook',
+    'history_buffers_to_plain', 'model_class_counts', 'non_finite_terms',
     'plain_to_history_buffers'
 ]
