@@ -1,9 +1,10 @@
 # MMIOC-mini (tools/misc/make_mmioc_mini.py), open split, for CPUs:
-# 12 seen classes for training, 6 unseen classes for evaluation, 320 px.
+# 12 seen classes for training and validation (open_val_seen), 6 unseen
+# classes for the test (with the generalized 18-class vocabulary), 320 px.
 _base_ = './mmioc_open.py'
 data_root = 'data/mmioc_mini/'
 num_train_classes = 12
-num_test_classes = 6
+num_unseen_classes = 6
 # every image sees the whole seen vocabulary (its positives + the 11 others)
 num_neg_samples = (num_train_classes, num_train_classes)
 img_scale = (320, 320)
@@ -54,13 +55,35 @@ train_dataloader = dict(
         dataset=dict(data_root=data_root),
         class_text_path=data_root + _base_.train_class_text,
         pipeline=train_pipeline))
+val_dataset = dict(
+    _base_.val_dataset,
+    dataset=dict(_base_.val_dataset['dataset'], data_root=data_root),
+    class_text_path=data_root + _base_.val_class_text,
+    pipeline=test_pipeline)
 val_dataloader = dict(
     batch_size=val_batch_size_per_gpu,
     num_workers=val_num_workers,
-    dataset=dict(
-        dataset=dict(data_root=data_root),
-        class_text_path=data_root + _base_.val_class_text,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
+    dataset=val_dataset)
+test_dataloader = dict(
+    batch_size=val_batch_size_per_gpu,
+    num_workers=val_num_workers,
+    dataset=dict(datasets=[
+        dict(
+            val_dataset,
+            dataset=dict(val_dataset['dataset'],
+                         ann_file=_base_.test_ann_file),
+            class_text_path=data_root + _base_.test_class_text),
+        dict(
+            val_dataset,
+            dataset=dict(val_dataset['dataset'],
+                         ann_file=_base_.generalized_ann_file),
+            class_text_path=data_root + _base_.generalized_class_text),
+    ]))
 val_evaluator = dict(ann_file=data_root + _base_.val_ann_file)
-test_evaluator = val_evaluator
+test_evaluator = dict(metrics=[
+    dict(_base_.test_evaluator.metrics[0],
+         ann_file=data_root + _base_.test_ann_file),
+    dict(_base_.test_evaluator.metrics[1],
+         ann_file=data_root + _base_.generalized_ann_file,
+         seen_classes=data_root + _base_.val_ann_file),
+])

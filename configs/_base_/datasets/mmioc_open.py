@@ -1,16 +1,32 @@
-# MMIOC open-vocabulary split (the paper's protocol): train on the seen
-# classes with their text prompts, evaluate on the unseen classes only,
-# whose prompts the model has never seen. Pipelines: the closed split's
-# plus text sampling (RandomLoadText) and texts in the packed samples.
+# MMIOC open-vocabulary split: train on the seen classes with their text
+# prompts; the unseen classes, whose prompts the model has never seen, are
+# the test set. Protocol (docs/evaluation.md):
+# - validation, hence checkpoint selection (save_best='auto' follows the
+#   first key, coco/bbox_mAP), on held-out images of the SEEN classes
+#   (open_val_seen, seen vocabulary): the test set never picks a checkpoint;
+# - test (tools/test.py): the unseen classes alone with the unseen
+#   vocabulary (the paper's protocol; keys unseen/coco/...), and the
+#   generalized vocabulary (seen + unseen prompts together) on the images
+#   of both (keys generalized/coco/..., with the seen AP, the unseen AP and
+#   their harmonic mean), plus AP tables per class, supercategory and scene.
+# Pipelines: the closed split's plus text sampling (RandomLoadText) and
+# texts in the packed samples.
 _base_ = './mmioc_closed.py'
 
 train_ann_file = 'annotations/open_train.json'
-val_ann_file = 'annotations/open_val.json'
+val_ann_file = 'annotations/open_val_seen.json'
+test_ann_file = 'annotations/open_val.json'
+generalized_ann_file = 'annotations/open_val_generalized.json'
 train_class_text = 'texts/seen_class_texts.json'
-val_class_text = 'texts/unseen_class_texts.json'
+val_class_text = 'texts/seen_class_texts.json'
+test_class_text = 'texts/unseen_class_texts.json'
+generalized_class_text = 'texts/generalized_class_texts.json'
 # MMIOC-1M, similarity threshold 0.1 -> 94 seen / 64 unseen (paper 3.1.4)
 num_train_classes = 94
-num_test_classes = 64
+num_unseen_classes = 64
+# the test vocabularies differ (seen for validation, unseen, generalized):
+# the detector checks no fixed test vocabulary size
+num_test_classes = None
 # per training image: its positive classes + sampled negative classes,
 # padded with '' to a fixed vocabulary size (the authors' run: 94 / 64)
 num_neg_samples = (64, 64)
@@ -56,20 +72,52 @@ test_pipeline = [
         type='mmdet.PackDetInputs',
         meta_keys=(*_base_.test_meta_keys, 'texts'))
 ]
-val_dataloader = dict(
+val_dataset = dict(
+    type='MultiModalDataset',
+    dataset=dict(
+        type='MMIOCDataset',
+        data_root=_base_.data_root,
+        ann_file=val_ann_file,
+        data_prefix=_base_.data_prefix,
+        test_mode=True,
+        batch_shapes_cfg=None),
+    class_text_path=_base_.data_root + val_class_text,
+    pipeline=test_pipeline,
+    test_mode=True)
+val_dataloader = dict(dataset=dict(_delete_=True, **val_dataset))
+# the unseen test and the generalized test in one run
+test_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='MultiModalDataset',
-        dataset=dict(
-            type='MMIOCDataset',
-            data_root=_base_.data_root,
-            ann_file=val_ann_file,
-            data_prefix=_base_.data_prefix,
-            test_mode=True,
-            batch_shapes_cfg=None),
-        class_text_path=_base_.data_root + val_class_text,
-        pipeline=test_pipeline,
-        test_mode=True))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=_base_.data_root + val_ann_file)
-test_evaluator = val_evaluator
+        type='mmdet.ConcatDataset',
+        datasets=[
+            dict(
+                val_dataset,
+                dataset=dict(val_dataset['dataset'], ann_file=test_ann_file),
+                class_text_path=_base_.data_root + test_class_text),
+            dict(
+                val_dataset,
+                dataset=dict(
+                    val_dataset['dataset'], ann_file=generalized_ann_file),
+                class_text_path=_base_.data_root + generalized_class_text),
+        ]))
+val_evaluator = dict(
+    _delete_=True,
+    type='MMIOCMetric',
+    ann_file=_base_.data_root + val_ann_file,
+    metric='bbox')
+test_evaluator = dict(
+    _delete_=True,
+    type='mmdet.MultiDatasetsEvaluator',
+    dataset_prefixes=['unseen', 'generalized'],
+    metrics=[
+        dict(
+            type='MMIOCMetric',
+            ann_file=_base_.data_root + test_ann_file,
+            metric='bbox'),
+        dict(
+            type='MMIOCMetric',
+            ann_file=_base_.data_root + generalized_ann_file,
+            seen_classes=_base_.data_root + val_ann_file,
+            metric='bbox'),
+    ])
