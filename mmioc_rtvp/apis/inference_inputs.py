@@ -27,11 +27,14 @@ class InferenceInput:
         path (str, optional): Image file to decode.
         img (np.ndarray, optional): (H, W, 3) BGR uint8 pixels, once read.
         frame (int, optional): Frame index in its video.
+        error (str, optional): Why the input gives no image (a folder or
+            pattern that matched nothing); reported as skipped.
     """
     name: str
     path: Optional[str] = None
     img: Optional[np.ndarray] = None
     frame: Optional[int] = None
+    error: Optional[str] = None
 
 
 @dataclass
@@ -77,6 +80,9 @@ def expand_inputs(inputs: InputsType
     - a (H, W, 3) BGR array: an image named ``array_<i>``;
     - a list or tuple of the above.
 
+    A folder or pattern that matches nothing gives an item with ``error``
+    set (reported as skipped by :func:`iter_images`).
+
     Args:
         inputs: See above.
 
@@ -84,7 +90,6 @@ def expand_inputs(inputs: InputsType
         list: :class:`InferenceInput` and :class:`VideoInput` items.
 
     Raises:
-        ValueError: A glob or folder that matches nothing.
         TypeError: An input of another type.
     """
     items: List[Union[InferenceInput, VideoInput]] = []
@@ -97,15 +102,17 @@ def expand_inputs(inputs: InputsType
             if osp.isdir(entry):
                 files = _folder_files(entry)
                 if not files:
-                    raise ValueError(f'{entry}: the folder holds no image '
-                                     'or video file')
+                    items.append(InferenceInput(
+                        name=entry, error='the folder holds no image or '
+                        'video file'))
                 items.extend(_file_input(f) for f in files)
             elif _is_glob(entry) and not osp.exists(entry):
                 files = sorted(
                     f for f in glob.glob(entry, recursive=True)
                     if osp.isfile(f))
                 if not files:
-                    raise ValueError(f'{entry}: the pattern matches no file')
+                    items.append(InferenceInput(
+                        name=entry, error='the pattern matches no file'))
                 items.extend(_file_input(f) for f in files)
             else:
                 items.append(_file_input(entry))
@@ -174,8 +181,8 @@ def num_images(items: Sequence[Union[InferenceInput, VideoInput]],
                stride: int) -> int:
     """How many images ``items`` give (video frames counted at ``stride``)."""
     return sum(
-        count_frames(it.path, stride) if isinstance(it, VideoInput) else 1
-        for it in items)
+        count_frames(it.path, stride) if isinstance(it, VideoInput) else
+        int(it.error is None) for it in items)
 
 
 def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
@@ -198,6 +205,9 @@ def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
                 yield from read_video(item.path, stride)
             except OSError as err:
                 skipped.append((item.path, str(err)))
+            continue
+        if item.error is not None:
+            skipped.append((item.name, item.error))
             continue
         if item.img is None:
             try:

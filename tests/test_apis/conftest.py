@@ -2,6 +2,7 @@
 """Fixtures of the inference API tests: a tiny RTVPNet-S-mini (128 px,
 16-d precomputed texts) with a checkpoint, and a few generated images."""
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -27,13 +28,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope='package')
-def tiny_config(tmp_path_factory) -> str:
+def write_api_config(root) -> str:
     """The tests/test_tools tiny RTVPNet config over :data:`CLASS_PROMPTS`
-    (its text table is written from a class-text file)."""
-    root = tmp_path_factory.mktemp('tiny_api')
-    (root / 'texts').mkdir()
-    with open(root / 'texts' / 'generalized_class_texts.json', 'w') as f:
+    (its text table is written from a class-text file in ``root``)."""
+    os.makedirs(osp.join(root, 'texts'), exist_ok=True)
+    with open(osp.join(root, 'texts', 'generalized_class_texts.json'),
+              'w') as f:
         json.dump(CLASS_PROMPTS, f)
     return write_tiny_config(root, str(root))
 
@@ -43,33 +43,46 @@ def save_checkpoint(model, path, **meta) -> str:
     return str(path)
 
 
-@pytest.fixture(scope='package')
-def tiny_checkpoint(tiny_config, tmp_path_factory, one_thread) -> str:
-    """Random weights of the tiny model (seed 0) with two training
-    classes in the meta, as a training checkpoint has."""
+def write_random_checkpoint(config: str, path) -> str:
+    """Random weights of the tiny model (seed 0) with two training classes
+    in the meta, as a training checkpoint has."""
     from mmioc_rtvp.registry import MODELS
     init_default_scope('mmioc_rtvp')
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(tiny_config).model)
-    path = tmp_path_factory.mktemp('tiny_ckpt') / 'tiny.pth'
+    model = MODELS.build(Config.fromfile(config).model)
     return save_checkpoint(
         model, path,
         dataset_meta=dict(classes=('hole in wood', 'crack in wood')))
 
 
-@pytest.fixture(scope='package')
-def images(tmp_path_factory):
-    """Three textured images of different sizes (PNG) in a folder."""
-    folder = tmp_path_factory.mktemp('images')
+def write_images(folder) -> list:
+    """Three textured PNG images of different sizes in ``folder``."""
+    os.makedirs(str(folder), exist_ok=True)
     rng = np.random.default_rng(0)
     paths = []
     for i, (h, w) in enumerate([(96, 128), (120, 100), (64, 64)]):
         img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
         cv2.rectangle(img, (10, 10), (40, 30), (255, 255, 255), -1)
-        path = folder / f'img_{i}.png'
-        cv2.imwrite(str(path), img)
-        paths.append(str(path))
+        path = osp.join(str(folder), f'img_{i}.png')
+        assert cv2.imwrite(path, img), path
+        paths.append(path)
     return paths
+
+
+@pytest.fixture(scope='package')
+def tiny_config(tmp_path_factory) -> str:
+    return write_api_config(str(tmp_path_factory.mktemp('tiny_api')))
+
+
+@pytest.fixture(scope='package')
+def tiny_checkpoint(tiny_config, tmp_path_factory, one_thread) -> str:
+    return write_random_checkpoint(
+        tiny_config, tmp_path_factory.mktemp('tiny_ckpt') / 'tiny.pth')
+
+
+@pytest.fixture(scope='package')
+def images(tmp_path_factory):
+    return write_images(tmp_path_factory.mktemp('images'))
 
 
 @pytest.fixture(scope='package')
@@ -78,7 +91,3 @@ def inferencer(tiny_config, tiny_checkpoint, one_thread):
     return MMIOCInferencer(
         model=tiny_config, weights=tiny_checkpoint, device='cpu',
         show_progress=False)
-
-
-def image_folder(paths) -> str:
-    return osp.dirname(paths[0])

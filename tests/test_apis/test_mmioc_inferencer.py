@@ -88,10 +88,12 @@ def test_folder_glob_skipped_and_counts_reconcile(images, inferencer,
     ]
     assert out['skipped'] == [(str(folder / 'broken.png'),
                                'not a decodable image')]
-    out = inferencer([str(folder / 'img_*.png'), str(folder / 'gone.png')],
-                     texts=SINGLE)
+    out = inferencer([str(folder / 'img_*.png'), str(folder / 'gone.png'),
+                      str(folder / 'x*.jpg')], texts=SINGLE)
     assert len(out['predictions']) == 3
-    assert out['skipped'] == [(str(folder / 'gone.png'), 'no such file')]
+    assert out['skipped'] == [(str(folder / 'gone.png'), 'no such file'),
+                              (str(folder / 'x*.jpg'),
+                               'the pattern matches no file')]
 
 
 def test_batches_give_the_single_image_results(images, inferencer):
