@@ -97,7 +97,32 @@ def test_configs_were_found():
                 f'yolov8_{size}_coco.py'} <= names
 
 
+# one config per data base; the others' data settings equal theirs (below)
+DATA_BASES = {
+    '_lvis.py': 'configs/generalization/rtvpnet_yolo11_s_lvis.py',
+    '_coco.py': 'configs/generalization/yolo_world_s_coco.py',
+}
+CLOSED = 'configs/generalization/yolov8_s_coco.py'
+
+
+def _representative(config):
+    if osp.basename(config).startswith('yolov8_'):
+        return CLOSED
+    return next(v for k, v in DATA_BASES.items() if config.endswith(k))
+
+
 @pytest.mark.parametrize('config', CONFIGS)
+def test_data_settings_equal_their_representative(config):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    ref = Config.fromfile(osp.join(REPO_ROOT, _representative(config)))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'test_evaluator', 'train_pipeline_stage2'):
+        assert cfg.get(key) == ref.get(key), key
+    assert cfg.model.get('num_train_classes') == ref.model.get(
+        'num_train_classes')
+
+
+@pytest.mark.parametrize('config', sorted({*DATA_BASES.values(), CLOSED}))
 def test_datasets_read_the_documented_layout(config, workspace,
                                              monkeypatch):
     monkeypatch.chdir(workspace)
