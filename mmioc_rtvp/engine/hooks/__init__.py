@@ -8,10 +8,11 @@ from .non_finite_loss_hook import (NonFiniteLossError, NonFiniteLossHook,
 from .plain_message_hub_hook import (PlainMessageHubHook,
                                      history_buffers_to_plain,
                                      plain_to_history_buffers)
+from .slim_checkpoint_hook import SlimCheckpointHook
 
 __all__ = [
     'BadDataHook', 'ClassCountCheckHook', 'ClassCountError', 'CloseMosaicHook',
     'NonFiniteLossError', 'NonFiniteLossHook', 'PlainMessageHubHook',
     'history_buffers_to_plain', 'model_class_counts', 'non_finite_terms',
-    'plain_to_history_buffers'
+    'plain_to_history_buffers', 'SlimCheckpointHook'
 ]
