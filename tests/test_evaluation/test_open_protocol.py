@@ -74,6 +74,29 @@ def test_open_config_protocol(config):
     assert cfg.model.num_test_classes is None
 
 
+def test_mini_test_batches_never_mix_vocabularies(mini_workspace,
+                                                  monkeypatch):
+    """Every test batch carries one vocabulary size (the detector needs
+    one K per batch): 6 prompts (unseen) then 18 (generalized)."""
+    from mmengine.runner import Runner
+    monkeypatch.chdir(mini_workspace)
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'rtvpnet_s_mini.py'))
+    init_default_scope('mmioc_rtvp')
+    loader_cfg = cfg.test_dataloader.to_dict()
+    loader_cfg.update(num_workers=0, persistent_workers=False)
+    # 5 unseen images: a batch of more than one image would straddle the
+    # boundary whatever its size
+    loader_cfg['dataset']['datasets'][0]['dataset']['indices'] = 5
+    loader = Runner.build_dataloader(loader_cfg)
+    sizes = []
+    for batch in loader:
+        lengths = {len(s.texts) for s in batch['data_samples']}
+        assert len(lengths) == 1
+        sizes.append(lengths.pop())
+    assert len(sizes) * loader_cfg['batch_size'] >= len(loader.dataset)
+    assert sizes == sorted(sizes) and set(sizes) == {6, 18}
+
+
 def _perfect_samples(dataset, offset, drop_labels=()):
     """Predictions equal to the ground truth of every image (score 1),
     except for the labels in ``drop_labels``."""

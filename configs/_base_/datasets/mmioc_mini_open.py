@@ -64,8 +64,10 @@ val_dataloader = dict(
     batch_size=val_batch_size_per_gpu,
     num_workers=val_num_workers,
     dataset=val_dataset)
+# one image per batch: a batch must not mix the unseen and generalized
+# vocabularies (6 vs 18 prompts), which batches of 8 would at the boundary
 test_dataloader = dict(
-    batch_size=val_batch_size_per_gpu,
+    batch_size=1,
     num_workers=val_num_workers,
     dataset=dict(datasets=[
         dict(

@@ -85,8 +85,10 @@ val_dataset = dict(
     pipeline=test_pipeline,
     test_mode=True)
 val_dataloader = dict(dataset=dict(_delete_=True, **val_dataset))
-# the unseen test and the generalized test in one run
+# the unseen test and the generalized test in one run; one image per
+# batch (the base's), so that no batch mixes the two vocabularies
 test_dataloader = dict(
+    batch_size=1,
     dataset=dict(
         _delete_=True,
         type='mmdet.ConcatDataset',
