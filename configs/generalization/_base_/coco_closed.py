@@ -7,18 +7,13 @@ train_ann_file = 'annotations/instances_train2017.json'
 val_ann_file = 'annotations/instances_val2017.json'
 num_classes = 80
 
+coco = dict(type='YOLOv5CocoDataset', data_root=data_root)
 train_dataloader = dict(
-    dataset=dict(
-        type='YOLOv5CocoDataset',
-        data_root=data_root,
-        ann_file=train_ann_file,
-        data_prefix=dict(img='train2017/')))
+    dataset=dict(coco, ann_file=train_ann_file,
+                 data_prefix=dict(img='train2017/')))
 val_dataloader = dict(
-    dataset=dict(
-        type='YOLOv5CocoDataset',
-        data_root=data_root,
-        ann_file=val_ann_file,
-        data_prefix=dict(img='val2017/')))
+    dataset=dict(coco, ann_file=val_ann_file,
+                 data_prefix=dict(img='val2017/')))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + val_ann_file)
 test_evaluator = val_evaluator

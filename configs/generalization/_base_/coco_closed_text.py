@@ -11,21 +11,16 @@ num_classes = 80
 num_train_classes = 80
 num_test_classes = 80
 
+coco = dict(type='YOLOv5CocoDataset', data_root=data_root)
 train_dataloader = dict(
     dataset=dict(
-        dataset=dict(
-            type='YOLOv5CocoDataset',
-            data_root=data_root,
-            ann_file=train_ann_file,
-            data_prefix=dict(img='train2017/')),
+        dataset=dict(coco, ann_file=train_ann_file,
+                     data_prefix=dict(img='train2017/')),
         class_text_path=class_text_path))
 val_dataloader = dict(
     dataset=dict(
-        dataset=dict(
-            type='YOLOv5CocoDataset',
-            data_root=data_root,
-            ann_file=val_ann_file,
-            data_prefix=dict(img='val2017/')),
+        dataset=dict(coco, ann_file=val_ann_file,
+                     data_prefix=dict(img='val2017/')),
         class_text_path=class_text_path))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + val_ann_file)
