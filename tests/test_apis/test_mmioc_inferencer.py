@@ -192,3 +192,23 @@ def test_return_datasamples_carry_the_verdict(images, inferencer):
     assert sample.verdict == 'NG' and sample.image_name == 'array_0'
     assert sample.defect_score == pytest.approx(
         float(sample.pred_instances.scores.max()))
+
+
+def test_closed_set_model_uses_its_classes_and_refuses_texts(
+        images, tmp_path):
+    config = osp.join(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))), 'configs', 'baselines',
+        'yolov8_s_closed_mini.py')
+    init_default_scope('mmioc_rtvp')
+    cfg = Config.fromfile(config)
+    classes = tuple(f'defect {i}' for i in range(
+        cfg.model.bbox_head.head_module.num_classes))
+    weights = save_checkpoint(MODELS.build(cfg.model), tmp_path / 'y8.pth',
+                              dataset_meta=dict(classes=classes))
+    inferencer = MMIOCInferencer(model=config, weights=weights,
+                                 device='cpu', show_progress=False)
+    assert not inferencer.open_vocabulary
+    pred = inferencer(images[0])['predictions'][0]
+    assert pred['label_names'] == [classes[i] for i in pred['labels']]
+    with pytest.raises(ValueError, match='closed-set detector'):
+        inferencer(images[0], texts=['scratch on metal'])
