@@ -27,7 +27,7 @@ stay shared copy-on-write.
 """
 import mmap
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import (Any, Dict, Hashable, Iterator, List, Optional, Sequence,
@@ -394,6 +394,13 @@ class CompactAnnotations:
         bboxes (np.ndarray): ``(R, 4)`` float32 ``[x1, y1, x2, y2]`` boxes.
         labels (np.ndarray): ``(R,)`` int32 labels.
         ignore_flags (np.ndarray): ``(R,)`` uint8, 1 for ``iscrowd`` boxes.
+        box_counts (dict): where every annotation went: ``input`` =
+            ``kept`` + ``other_classes`` + ``ignore_field`` +
+            ``outside_image`` + ``non_positive_area`` + ``under_one_pixel``
+            (each box counted under its first reason in that order), and
+            ``kept_partly_outside``: kept boxes that extend past their image
+            (kept as mmdet's ``CocoDataset`` keeps them; the training
+            transforms clip them).
     """
     img_ids: np.ndarray
     name_bytes: np.ndarray
@@ -406,6 +413,7 @@ class CompactAnnotations:
     bboxes: np.ndarray
     labels: np.ndarray
     ignore_flags: np.ndarray
+    box_counts: Dict[str, int] = field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -777,6 +785,12 @@ def _assemble(images: _ImageColumns, anns: _AnnotationColumns,
     inter_h = np.maximum(0, np.minimum(y1 + h, img_h) - np.maximum(y1, 0))
     keep = ((labels >= 0) & ~anns.ignore & (inter_w * inter_h != 0)
             & (anns.areas > 0) & (w >= 1) & (h >= 1))
+    box_counts = _box_counts(labels >= 0, ~anns.ignore,
+                             inter_w * inter_h != 0, anns.areas > 0,
+                             (w >= 1) & (h >= 1))
+    box_counts['kept_partly_outside'] = int(
+        np.count_nonzero(keep & ((x1 < 0) | (y1 < 0) | (x1 + w > img_w)
+                                 | (y1 + h > img_h))))
     del inter_w, inter_h, img_w, img_h
     kept = np.flatnonzero(keep)
     kept = kept[np.argsort(ann_image[kept], kind='stable')]
@@ -801,4 +815,22 @@ def _assemble(images: _ImageColumns, anns: _AnnotationColumns,
         inst_offsets=inst_offsets,
         bboxes=boxes.astype(np.float32),
         labels=labels[kept].astype(np.int32),
-        ignore_flags=anns.crowd[kept].astype(np.uint8))
+        ignore_flags=anns.crowd[kept].astype(np.uint8),
+        box_counts=box_counts)
+
+
+def _box_counts(*conditions: np.ndarray) -> Dict[str, int]:
+    """Count the boxes that pass every condition, and those dropped by
+    the first condition they fail (the order of ``_DROP_REASONS``)."""
+    counts = dict(input=int(len(conditions[0])) if conditions else 0)
+    passing = np.ones(counts['input'], dtype=bool)
+    for reason, ok in zip(_DROP_REASONS, conditions):
+        counts[reason] = int(np.count_nonzero(passing & ~ok))
+        passing &= ok
+    counts['kept'] = int(np.count_nonzero(passing))
+    return counts
+
+
+#: why a box is not kept, in the order they are checked
+_DROP_REASONS = ('other_classes', 'ignore_field', 'outside_image',
+                 'non_positive_area', 'under_one_pixel')

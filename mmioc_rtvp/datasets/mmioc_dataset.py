@@ -277,6 +277,7 @@ class MMIOCDataset(YOLOv5CocoDataset):
         finally:
             close_members(members)
         del members
+        self._log_box_counts()
         self._sample_images = np.arange(
             self._annotations.num_images, dtype=np.int64)
         self._sample_batch_shapes = None
@@ -286,6 +287,26 @@ class MMIOCDataset(YOLOv5CocoDataset):
         if self._indices is not None:
             self._take(self._subset_positions(self._indices))
         self._fully_initialized = True
+
+    def _log_box_counts(self) -> None:
+        """One line when boxes were dropped or extend past their image."""
+        counts = self._annotations.box_counts
+        problems = {
+            k: v
+            for k, v in counts.items()
+            if v and k in ('outside_image', 'non_positive_area',
+                           'under_one_pixel', 'kept_partly_outside')
+        }
+        if problems:
+            print_log(
+                f'{self.ann_file}: {counts["input"]} boxes, '
+                f'{counts["kept"]} kept; ' +
+                ', '.join(f'{k.replace("_", " ")}: {v}'
+                          for k, v in problems.items()) +
+                ' (dropped and kept as mmdet.CocoDataset does; the resize '
+                'and affine transforms clip the boxes to the image)',
+                logger='current',
+                level=logging.WARNING)
 
     def _build_annotations(self, members: dict) -> CompactAnnotations:
         """The compact arrays of the selected classes."""
