@@ -55,6 +55,10 @@ def test_location_of_grid_cells():
     ('Is there a defect in this image?', 'presence', None, False),
     ('are there any anomalies', 'presence', None, False),
     ('Is this part OK?', 'presence', None, True),
+    ('Is there a crack in the image?', 'presence',
+     ('crack in wood', 'crack in brick'), False),
+    ('Is there any hole in paper?', 'presence', ('hole in paper', ), False),
+    ('Is there a bubble?', 'open', None, False),
     ('How many instances of crack in wood are there?', 'count',
      ('crack in wood', ), False),
     ('How many cracks are there?', 'count',
@@ -96,6 +100,8 @@ def test_rule_answers_by_hand(hierarchy):
 
     assert ask('Is there a defect?') == 'yes'
     assert ask('Is this part OK?') == 'no'
+    assert ask('Is there a crack?') == 'yes'
+    assert ask('Is there a hole in paper?') == 'no'
     assert ask('How many instances of crack in wood are there?') == '2'
     assert ask('How many cracks are there?') == '3'
     assert ask('How many instances of hole in paper are there?') == '0'

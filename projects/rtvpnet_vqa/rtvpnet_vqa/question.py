@@ -5,7 +5,8 @@ them in free text.
 =========  ==============================================  ==================
 type       examples                                        answer
 =========  ==============================================  ==================
-presence   "Is there a defect in this image?"              ``yes`` / ``no``
+presence   "Is there a defect in this image?",             ``yes`` / ``no``
+           "Is there a crack?",
            "Is this part OK?" (inverted: ``yes`` = none)
 count      "How many instances of crack in wood are        ``0``, ``1``, ...
            there?", "How many cracks are there?",
@@ -45,6 +46,8 @@ _PRESENCE_RE = re.compile(
 _OK_RE = re.compile(
     r'^is (this|the|it) (\w+ )?(ok|okay|fine|good|defect[- ]free|intact)'
     r'|^is it (ok|okay|fine|good|defect[- ]free|intact)')
+_PRESENCE_OF_RE = re.compile(r'^(is|are) there (a |an |any )?(?P<target>.+?)'
+                             r'( in (the|this) \w+| on (the|this) \w+)?$')
 _COUNT_RE = re.compile(r'^how many (?P<target>.+?)'
                        r'( are (there|visible|in (the|this) \w+)'
                        r'| can you see| do you see| does it have'
@@ -145,7 +148,8 @@ def parse_question(question: str,
         return ParsedQuestion(question, PRESENCE, inverted=True)
     if _IDENTIFY_RE.search(text):
         return ParsedQuestion(question, IDENTIFY)
-    for regex, qtype in ((_COUNT_RE, COUNT), (_LOCATE_RE, LOCATE)):
+    for regex, qtype in ((_COUNT_RE, COUNT), (_LOCATE_RE, LOCATE),
+                         (_PRESENCE_OF_RE, PRESENCE)):
         match = regex.match(text)
         if match:
             target = match.group('target')
