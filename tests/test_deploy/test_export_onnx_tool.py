@@ -25,15 +25,28 @@ def test_closed_model_with_check(tmp_path, capsys):
     printed = capsys.readouterr().out
     meta = read_metadata(out)
     assert meta['kind'] == 'closed' and meta['image_shape'] == [64, 64]
-    # random weights: mmdet's COCO names do not fit the 18-class head
-    assert meta['class_names'] is None
-    assert 'class names not stored' in printed
+    assert meta['class_names'] is None  # random weights: no names
     diffs = dict(
         (k, float(v)) for k, v in re.findall(r'(max_abs_\w+) ([\d.e+-]+)',
                                              printed))
     assert set(diffs) == {'max_abs_box_diff', 'max_abs_score_diff'}
     assert diffs['max_abs_box_diff'] < 1e-3
     assert diffs['max_abs_score_diff'] < 1e-4
+
+
+def test_class_names_from_the_checkpoint(tmp_path, capsys):
+    """The checkpoint's class names are stored when they fit the head."""
+    model, _ = tool.load_detector(YOLOV8, 'none', None)
+    names = [f'defect {i}' for i in range(model.bbox_head.num_classes)]
+    for classes, stored in ((names, names), (names[:3], None)):
+        ckpt = str(tmp_path / 'yolov8.pth')
+        torch.save(dict(state_dict=model.state_dict(),
+                        meta=dict(dataset_meta=dict(classes=classes))), ckpt)
+        out = str(tmp_path / 'yolov8.onnx')
+        assert tool.main([YOLOV8, ckpt, '--out', out, '--shape', '64']) == 0
+        assert read_metadata(out)['class_names'] == stored
+    assert 'class names not stored: the checkpoint names 3' in \
+        capsys.readouterr().out
 
 
 def test_baked_class_text(tmp_path):

@@ -119,25 +119,36 @@ def eager_predict(model: torch.nn.Module, image: torch.Tensor,
 
 
 def assert_same_detections(eager: InstanceData,
-                           ort: Dict[str, np.ndarray]) -> None:
+                           ort: Dict[str, np.ndarray]) -> Tuple[float, float]:
     """Equal counts and a one-to-one match: same label, every box
     coordinate within 1e-3 relative (to max(|x|, 1 px)), score within
-    1e-4."""
+    1e-4.
+
+    Returns:
+        tuple[float, float]: The largest relative box difference and the
+        largest score difference of the matched pairs.
+    """
     e_boxes = eager.bboxes.numpy()
     e_scores = eager.scores.numpy()
     e_labels = eager.labels.numpy()
     assert len(e_boxes) > 10, 'too few detections for a meaningful check'
     assert len(ort['bboxes']) == len(e_boxes)
     used = np.zeros(len(e_boxes), dtype=bool)
+    worst_box = worst_score = 0.0
     for i in range(len(e_boxes)):
-        tol = BOX_RTOL * np.maximum(np.abs(e_boxes[i]), 1.0)
+        scale = np.maximum(np.abs(e_boxes[i]), 1.0)
+        box_diff = np.abs(ort['bboxes'] - e_boxes[i]) / scale  # (M, 4)
+        score_diff = np.abs(ort['scores'] - e_scores[i])
         match = (~used & (ort['labels'] == e_labels[i])
-                 & (np.abs(ort['scores'] - e_scores[i]) <= SCORE_ATOL)
-                 & np.all(np.abs(ort['bboxes'] - e_boxes[i]) <= tol, axis=1))
+                 & (score_diff <= SCORE_ATOL)
+                 & np.all(box_diff <= BOX_RTOL, axis=1))
         found = np.flatnonzero(match)
         assert found.size, (f'eager detection {i} (label {e_labels[i]}, '
                             f'score {e_scores[i]:.5f}) has no match')
         used[found[0]] = True
+        worst_box = max(worst_box, float(box_diff[found[0]].max()))
+        worst_score = max(worst_score, float(score_diff[found[0]]))
+    return worst_box, worst_score
 
 
 @contextlib.contextmanager

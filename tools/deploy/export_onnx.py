@@ -36,6 +36,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
 
 try:
     import mmioc_rtvp  # noqa: F401
@@ -99,10 +100,15 @@ def image_shape_of(cfg: Config, shape: Optional[Sequence[int]]) -> tuple:
 
 
 def load_detector(config: str, checkpoint: str,
-                  cfg_options: Optional[dict]) -> torch.nn.Module:
-    """Build the detector of a config with a checkpoint (``none``: random
-    weights) on the CPU, in eval mode."""
-    from mmdet.apis import init_detector
+                  cfg_options: Optional[dict]) -> tuple:
+    """The detector of a config with a checkpoint (``none``: random
+    weights), on the CPU in eval mode, and the config.
+
+    Loading is :func:`mmioc_rtvp.apis.build_detector`'s: strict, slim
+    checkpoints accepted, a checkpoint that does not match the config names
+    both files.
+    """
+    from mmioc_rtvp.apis import build_detector
     if not osp.isfile(config):
         raise FileNotFoundError(f'no such config file: {config}')
     random_weights = checkpoint.lower() == 'none'
@@ -113,9 +119,8 @@ def load_detector(config: str, checkpoint: str,
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model = init_detector(
-        cfg, None if random_weights else checkpoint, palette='random',
-        device='cpu')
+    init_default_scope(cfg.get('default_scope', 'mmioc_rtvp'))
+    model, _ = build_detector(cfg, None if random_weights else checkpoint)
     return model.eval(), cfg
 
 
@@ -200,7 +205,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                        or {}).get('classes')
         num_classes = model.bbox_head.num_classes
         if class_names is not None and len(class_names) != num_classes:
-            # e.g. mmdet's COCO names given to a model without checkpoint
             print(f'class names not stored: the checkpoint names '
                   f'{len(class_names)} classes, the head has {num_classes}')
             class_names = None
