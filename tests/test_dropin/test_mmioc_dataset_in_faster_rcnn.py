@@ -7,7 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from .conftest import TINY_TRAIN_PIPELINE, write_user_config
+from tests.test_dropin.dropin_utils import (TINY_TRAIN_PIPELINE,
+                                           write_user_config)
 
 USER_CONFIG = """
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'

@@ -10,8 +10,9 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import DATASETS, MODELS, init_default_scope
 from mmyolo.datasets import yolov5_collate
 
+from tests.test_dropin.dropin_utils import (TINY_TRAIN_PIPELINE,
+                                           write_user_config)
 from tests.test_models.rtvpnet_utils import TINY_VISUAL_ENCODER
-from .conftest import TINY_TRAIN_PIPELINE, write_user_config
 
 # the user's config: the stock YOLOv8-S, its backbone wrapped; the
 # encoder is Mobile-SAM's TinyViT at a fraction of its width for speed

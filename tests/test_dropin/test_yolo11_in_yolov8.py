@@ -5,7 +5,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from .conftest import write_user_config
+from tests.test_dropin.dropin_utils import write_user_config
 
 USER_CONFIG = """
 _base_ = 'mmyolo::yolov8/yolov8_s_syncbn_fast_8xb16-500e_coco.py'
