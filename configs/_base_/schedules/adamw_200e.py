@@ -36,7 +36,8 @@ optim_wrapper = dict(
         }))
 
 train_cfg = dict(
-    type='EpochBasedTrainLoop',
+    # MMEngine's EpochBasedTrainLoop, resumed bit-exactly (docs/reliability.md)
+    type='ExactResumeEpochBasedTrainLoop',
     max_epochs=max_epochs,
     val_interval=val_interval,
     dynamic_intervals=[((max_epochs - close_mosaic_epochs),

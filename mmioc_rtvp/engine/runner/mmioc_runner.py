@@ -17,7 +17,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import FUNCTIONS
 from mmengine.runner import Runner
 
-from mmioc_rtvp.engine.hooks import PlainMessageHubHook
+from mmioc_rtvp.engine.hooks import (BadDataHook, ClassCountCheckHook,
+                                     NonFiniteLossHook, PlainMessageHubHook)
 from mmioc_rtvp.engine.hooks.slim_checkpoint_hook import SlimCheckpointHook
 from mmioc_rtvp.registry import RUNNERS
 
@@ -113,6 +114,12 @@ class MMIOCRunner(Runner):
       encoder, visual encoder) are left out of checkpoints and rebuilt from
       those files at load (``dict(type='SlimCheckpointHook', modules=[])``
       writes full checkpoints).
+    - **Reliability** (docs/reliability.md), each registered unless the
+      config lists one: :class:`NonFiniteLossHook` (a NaN/Inf loss skips
+      the update; 10 in a row stop the run), :class:`BadDataHook` (counts the
+      unreadable images the loader replaced) and
+      :class:`ClassCountCheckHook` (disagreeing class counts stop the run
+      before its first step).
 
     Select it with ``runner_type = 'mmioc_rtvp.MMIOCRunner'`` (the shipped
     ``configs/_base_/default_runtime.py`` does).
@@ -159,7 +166,8 @@ class MMIOCRunner(Runner):
             default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
             custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
         custom_hooks = list(custom_hooks or [])
-        for hook_type in (PlainMessageHubHook, SlimCheckpointHook):
+        for hook_type in (PlainMessageHubHook, SlimCheckpointHook,
+                          NonFiniteLossHook, BadDataHook, ClassCountCheckHook):
             if not any(
                     isinstance(h, hook_type) or (
                         isinstance(h, dict) and str(h.get('type', '')).split(
