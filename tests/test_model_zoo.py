@@ -141,6 +141,9 @@ def _tiny_train_cfg(cfg: Config, workspace, work_dir: str) -> Config:
     return cfg
 
 
+MINI_CLASSES = 18  # MMIOC-mini's closed split
+
+
 @pytest.mark.integration
 def test_yolov5_s_trains_two_iterations(mini_workspace, tmp_path):
     from mmengine.registry import RUNNERS
@@ -149,6 +152,8 @@ def test_yolov5_s_trains_two_iterations(mini_workspace, tmp_path):
         Config.fromfile(
             osp.join(REPO_ROOT, 'configs/model_zoo/yolov5_s_mmioc.py')),
         mini_workspace, str(tmp_path))
+    # MMIOC-mini has 18 classes (the runner checks the head against them)
+    cfg.model.bbox_head.head_module.num_classes = MINI_CLASSES
     # the config's runner (mmioc_rtvp.MMIOCRunner), as tools/train.py does
     runner = RUNNERS.build(cfg)
     before = {
@@ -168,7 +173,7 @@ def test_yolov5_s_trains_two_iterations(mini_workspace, tmp_path):
     # the checkpoint loads back with weights-only loading
     ckpt = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
     assert ckpt['state_dict']['bbox_head.head_module.convs_pred.0.weight'] \
-        .shape[0] == 3 * (NUM_CLASSES + 5)
+        .shape[0] == 3 * (MINI_CLASSES + 5)
 
 
 def test_zoo_models_build_with_351_classes():
