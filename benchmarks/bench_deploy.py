@@ -79,8 +79,9 @@ def prepare(args: argparse.Namespace, work_dir: str, image: torch.Tensor
         start = time.perf_counter()
         export_onnx(exportable, path, (args.shape, args.shape),
                     build_metadata(exportable, (args.shape, args.shape)))
-        print(f'exported {name} ({"image + text_feats" if runtime else "image"}'
-              f' inputs) in {time.perf_counter() - start:.1f} s, '
+        inputs = 'image + text_feats' if runtime else 'image'
+        print(f'exported {name} ({inputs} inputs) in '
+              f'{time.perf_counter() - start:.1f} s, '
               f'{osp.getsize(path) / 2**20:.1f} MB')
         det = ORTDetector(path, num_threads=torch.get_num_threads())
         np_image = image.numpy()

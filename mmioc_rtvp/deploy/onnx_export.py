@@ -55,7 +55,7 @@ def export_friendly_copy(module: nn.Module) -> nn.Module:
 
 def build_metadata(exportable: ExportableDetector,
                    image_shape: Tuple[int, int],
-                   vocabulary: Optional[Sequence[str]] = None,
+                   vocabulary: Optional[Sequence] = None,
                    class_names: Optional[Sequence[str]] = None,
                    extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """What a runner needs besides the graph.
@@ -63,8 +63,9 @@ def build_metadata(exportable: ExportableDetector,
     Args:
         exportable (ExportableDetector): The exported module.
         image_shape (tuple[int, int]): (H, W) of the input.
-        vocabulary (Sequence[str], optional): The prompts of a baked
-            vocabulary (their order is the label order).
+        vocabulary (Sequence, optional): The classes of a baked
+            vocabulary in label order: a prompt or a list of prompts (an
+            ensemble) each.
         class_names (Sequence[str], optional): Class names of a closed-set
             model.
         extra (dict, optional): More entries (e.g. the config path).

@@ -82,8 +82,10 @@ class ORTDetector:
     def class_names(self) -> Optional[list]:
         """The baked vocabulary or the closed-set class names (None for a
         run-time vocabulary: the caller's texts name the labels)."""
-        return self.metadata.get('vocabulary') or self.metadata.get(
-            'class_names')
+        vocabulary = self.metadata.get('vocabulary')
+        if vocabulary:  # entries: a prompt or a prompt ensemble
+            return [v if isinstance(v, str) else v[0] for v in vocabulary]
+        return self.metadata.get('class_names')
 
     def _check_inputs(self, image: np.ndarray,
                       text_feats: Optional[np.ndarray]) -> Dict[str, Any]:

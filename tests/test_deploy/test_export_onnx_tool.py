@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmioc_rtvp.deploy import ORTDetector, read_metadata
+from mmioc_rtvp.deploy import ExportableDetector, ORTDetector, read_metadata
 from tests.utils.scripts import REPO_ROOT, load_script
 
 tool = load_script('tools/deploy/export_onnx.py', 'export_onnx_under_test')
@@ -36,7 +36,7 @@ def test_closed_model_with_check(tmp_path, capsys):
 
 def test_class_names_from_the_checkpoint(tmp_path, capsys):
     """The checkpoint's class names are stored when they fit the head."""
-    model, _ = tool.load_detector(YOLOV8, 'none', None)
+    model, _, _ = tool.load_detector(YOLOV8, 'none', None)
     names = [f'defect {i}' for i in range(model.bbox_head.num_classes)]
     for classes, stored in ((names, names), (names[:3], None)):
         ckpt = str(tmp_path / 'yolov8.pth')
@@ -49,53 +49,59 @@ def test_class_names_from_the_checkpoint(tmp_path, capsys):
         capsys.readouterr().out
 
 
-def test_baked_class_text(tmp_path):
+def test_baked_vocabularies(tmp_path):
+    """--class-text bakes the normalised mean of each class's prompt
+    embeddings (computed here by hand); a checkpoint of
+    tools/deploy/reparameterize.py exports with its own vocabulary."""
+    from mmioc_rtvp.apis.baked_checkpoint import bake_checkpoint
+    model, cfg, _ = tool.load_detector(YOLO_WORLD, 'none', None)
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    classes = [['scratch on steel', 'a scratched steel plate'],
+               ['hole in wood']]
     class_text = tmp_path / 'classes.json'
-    class_text.write_text(
-        json.dumps([['scratch on steel', 'a scratched steel plate'],
-                    ['hole in wood']]))
+    class_text.write_text(json.dumps(classes))
     out = str(tmp_path / 'baked.onnx')
-    assert tool.main([YOLO_WORLD, 'none', '--out', out, '--shape', '64',
+    assert tool.main([YOLO_WORLD, ckpt, '--out', out, '--shape', '64',
                       '--class-text', str(class_text)]) == 0
     det = ORTDetector(out, num_threads=1)
-    assert det.metadata['kind'] == 'baked'
+    assert det.metadata['kind'] == 'baked' and not det.runtime_vocabulary
+    assert det.metadata['vocabulary'] == classes
     assert det.class_names == ['scratch on steel', 'hole in wood']
-    assert not det.runtime_vocabulary
-    _, scores = det.forward(np.zeros((1, 3, 64, 64), np.float32))
-    assert scores.shape[-1] == 2
 
+    with torch.no_grad():
+        emb = model.backbone.forward_text([sum(classes, [])])[0]  # (3, D)
+    ensemble = (emb[0] + emb[1]) / torch.linalg.norm(emb[0] + emb[1])
+    expected = ExportableDetector(
+        model, text_feats=torch.stack([ensemble, emb[2]])[None])
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator()
+                       .manual_seed(0))
+    with torch.no_grad():
+        _, scores = expected(image)
+    _, ort_scores = det.forward(image.numpy())
+    np.testing.assert_allclose(ort_scores, scores.numpy(), atol=1e-5,
+                               rtol=0)
 
-class _FixedText(torch.nn.Module):
-    """A text side returning fixed embeddings per prompt."""
-    TABLE = {'a': [1.0, 0.0], 'b': [0.0, 1.0], 'c': [0.6, 0.8]}
-
-    def forward_text(self, texts):
-        return torch.tensor([[self.TABLE[t] for t in texts[0]]])
-
-
-def test_prompt_ensemble_is_the_normalised_mean():
-    model = torch.nn.Module()
-    model.backbone = _FixedText()
-    feats = tool.ensemble_text_feats(model, [['a', 'b'], ['c']])
-    s = 0.5**0.5
-    torch.testing.assert_close(feats, torch.tensor([[[s, s], [0.6, 0.8]]]))
+    baked = str(tmp_path / 'baked.pth')
+    torch.save(bake_checkpoint(cfg, ckpt, str(class_text)), baked)
+    out2 = str(tmp_path / 'from_baked_ckpt.onnx')
+    assert tool.main([YOLO_WORLD, baked, '--out', out2, '--shape',
+                      '64']) == 0
+    det2 = ORTDetector(out2, num_threads=1)
+    assert det2.metadata['vocabulary'] == classes
+    np.testing.assert_allclose(det2.forward(image.numpy())[1], ort_scores,
+                               atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='has a baked vocabulary'):
+        tool.main([YOLO_WORLD, baked, '--out', out2, '--texts', 'a'])
 
 
 def test_refused_inputs(tmp_path):
     out = str(tmp_path / 'x.onnx')
-    with pytest.raises(SystemExit):
-        tool.parse_args([YOLO_WORLD, 'none', '--out', out, '--texts', 'a',
-                         ''])
     with pytest.raises(SystemExit):  # one vocabulary option only
         tool.parse_args([YOLO_WORLD, 'none', '--out', out, '--texts', 'a',
                          '--runtime-vocabulary'])
-    bad = tmp_path / 'bad.json'
-    bad.write_text('{"not": "a list"}')
-    with pytest.raises(ValueError, match=re.escape(str(bad))):
-        tool.read_class_text(str(bad))
-    bad.write_text('[["ok"], []]')
-    with pytest.raises(ValueError, match='class 1'):
-        tool.read_class_text(str(bad))
+    with pytest.raises(ValueError, match='non-empty string'):
+        tool.main([YOLO_WORLD, 'none', '--out', out, '--texts', 'a', ''])
     with pytest.raises(FileNotFoundError, match='no such checkpoint'):
         tool.main([YOLO_WORLD, str(tmp_path / 'missing.pth'), '--out', out])
     with pytest.raises(ValueError, match='open-vocabulary model: give'):

@@ -4,8 +4,11 @@
 Three kinds of file (see docs/deploy.md):
 
 - closed-set model (YOLOv8): ``image`` in;
-- ``--texts ...`` / ``--class-text FILE``: the vocabulary is encoded once
-  with the model's text encoder and baked into the graph; ``image`` in;
+- ``--texts ...`` / ``--class-text FILE``: the vocabulary (prompt
+  ensembles averaged, as :class:`mmioc_rtvp.apis.Vocabulary` does) is
+  encoded once with the model's text encoder and baked into the graph;
+  ``image`` in. A checkpoint of tools/deploy/reparameterize.py is exported
+  with its baked vocabulary;
 - ``--runtime-vocabulary``: ``image`` (1, 3, H, W) and ``text_feats``
   (1, K, D) in, K dynamic: feed the embeddings of any vocabulary (computed
   with the project's text encoders, e.g.
@@ -21,17 +24,18 @@ Examples::
     python tools/deploy/export_onnx.py configs/rtvpnet_s_mini.py \\
         work_dirs/rtvpnet_s_mini/epoch_40.pth --runtime-vocabulary \\
         --out work_dirs/deploy/rtvpnet_s_mini.onnx --check
-    python tools/deploy/export_onnx.py configs/baselines/yolo_world_s_open_mini.py \\
-        CKPT --texts "scratch on steel" "hole in wood" --out yw.onnx
-    python tools/deploy/export_onnx.py configs/baselines/yolov8_s_closed_mini.py \\
-        none --out yolov8.onnx        # `none`: random weights
+    python tools/deploy/export_onnx.py \\
+        configs/baselines/yolo_world_s_open_mini.py CKPT \\
+        --texts "scratch on steel" "hole in wood|drilled hole" --out yw.onnx
+    python tools/deploy/export_onnx.py \\
+        configs/baselines/yolov8_s_closed_mini.py none --out yolov8.onnx
+    # `none`: random weights
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -48,47 +52,6 @@ from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
                                build_metadata, export_onnx)
 
 
-def read_class_text(path: str) -> List[List[str]]:
-    """The prompts of each class of a class-text file.
-
-    Args:
-        path (str): YOLO-World's format (a list of lists of prompts: a
-            prompt ensemble per class) or a flat list (one prompt each).
-
-    Returns:
-        list[list[str]]: The non-empty prompts of each class.
-    """
-    with open(path, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{path}: not valid JSON ({err})') from err
-    if not isinstance(data, list) or not data:
-        raise ValueError(f'{path}: expected a non-empty list of prompts or '
-                         'of prompt lists')
-    classes = []
-    for i, item in enumerate(data):
-        prompts = [item] if isinstance(item, str) else item
-        if not isinstance(prompts, list) or not all(
-                isinstance(p, str) for p in prompts) or not any(
-                    p.strip() for p in prompts):
-            raise ValueError(f'{path}: class {i} is neither a prompt nor a '
-                             f'list of prompts with one non-empty: {item!r}')
-        classes.append([p for p in prompts if p.strip()])
-    return classes
-
-
-def ensemble_text_feats(model: torch.nn.Module,
-                        classes: Sequence[Sequence[str]]) -> torch.Tensor:
-    """(1, K, D) class embeddings: the L2-normalised mean of the model's
-    text embeddings of each class's prompts (a prompt ensemble)."""
-    feats = []
-    for prompts in classes:
-        emb = model.backbone.forward_text([list(prompts)])[0]  # (P, D)
-        feats.append(torch.nn.functional.normalize(emb.mean(0), dim=-1))
-    return torch.stack(feats)[None]
-
-
 def image_shape_of(cfg: Config, shape: Optional[Sequence[int]]) -> tuple:
     """(H, W) from ``--shape`` or the config's ``img_scale`` (w, h)."""
     if shape:
@@ -102,7 +65,8 @@ def image_shape_of(cfg: Config, shape: Optional[Sequence[int]]) -> tuple:
 def load_detector(config: str, checkpoint: str,
                   cfg_options: Optional[dict]) -> tuple:
     """The detector of a config with a checkpoint (``none``: random
-    weights), on the CPU in eval mode, and the config.
+    weights), on the CPU in eval mode, the config and the checkpoint dict
+    (``{}`` for random weights).
 
     Loading is :func:`mmioc_rtvp.apis.build_detector`'s: strict, slim
     checkpoints accepted, a checkpoint that does not match the config names
@@ -120,8 +84,54 @@ def load_detector(config: str, checkpoint: str,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmioc_rtvp'))
-    model, _ = build_detector(cfg, None if random_weights else checkpoint)
-    return model.eval(), cfg
+    model, ckpt = build_detector(cfg,
+                                 None if random_weights else checkpoint)
+    return model.eval(), cfg, ckpt
+
+
+def choose_export(args: argparse.Namespace, model: torch.nn.Module,
+                  ckpt: dict) -> Tuple[ExportableDetector, Optional[list],
+                                       Optional[list]]:
+    """The module to export, its vocabulary (prompt lists of a baked file)
+    and class names (closed set), from the command line and the model."""
+    from mmioc_rtvp.apis import BAKED_KEY, Vocabulary
+    open_vocab = hasattr(model, 'reparameterize')
+    texts = args.class_text or args.texts
+    if texts is not None or (BAKED_KEY in ckpt and
+                             not args.runtime_vocabulary):
+        if not open_vocab:
+            raise ValueError(f'{args.config}: a closed-set model has no '
+                             'vocabulary to bake (drop --texts)')
+        if texts is None:  # a checkpoint of tools/deploy/reparameterize.py
+            baked = ckpt[BAKED_KEY]
+            vocabulary = Vocabulary.parse(baked['prompts'])
+            text_feats = baked['text_feats'].float().reshape(
+                1, len(vocabulary), -1)
+        elif BAKED_KEY in ckpt:
+            raise ValueError(
+                f'{args.checkpoint} has a baked vocabulary and no text '
+                'encoder; export it without --texts / --class-text, or '
+                'export the training checkpoint')
+        else:
+            vocabulary = Vocabulary.parse(texts)
+            with torch.no_grad():
+                text_feats = vocabulary.embed(
+                    lambda t: model.backbone.forward_text(t, device='cpu'))
+        return (ExportableDetector(model, text_feats=text_feats),
+                vocabulary.to_list(), None)
+    if args.runtime_vocabulary:
+        return ExportableDetector(model, runtime_vocabulary=True), None, None
+    if open_vocab:
+        raise ValueError(
+            f'{args.config} is an open-vocabulary model: give '
+            '--runtime-vocabulary, --texts or --class-text')
+    class_names = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    num_classes = model.bbox_head.num_classes
+    if class_names is not None and len(class_names) != num_classes:
+        print(f'class names not stored: the checkpoint names '
+              f'{len(class_names)} classes, the head has {num_classes}')
+        class_names = None
+    return ExportableDetector(model), None, class_names
 
 
 def check_export(exportable: ExportableDetector, path: str,
@@ -153,11 +163,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     vocab = parser.add_mutually_exclusive_group()
     vocab.add_argument('--runtime-vocabulary', action='store_true',
                        help='text_feats (1, K, D) is an input, K dynamic')
-    vocab.add_argument('--texts', nargs='+', help='prompts to bake in (one '
-                       'per class, in label order)')
-    vocab.add_argument('--class-text', help='class-text JSON to bake in '
-                       '(YOLO-World format; several prompts of a class are '
-                       'averaged)')
+    vocab.add_argument('--texts', nargs='+', help='classes to bake in, one '
+                       'per argument, in label order; "a|b" is a prompt '
+                       'ensemble (embeddings averaged)')
+    vocab.add_argument('--class-text', help='class-text .json (YOLO-World '
+                       'format) or .txt (one class per line) to bake in')
     parser.add_argument('--shape', type=int, nargs='+',
                         help='input size: S or H W (default: the config\'s '
                         'img_scale, else 640)')
@@ -170,48 +180,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.shape and len(args.shape) not in (1, 2):
         parser.error('--shape takes S or H W')
-    if args.texts is not None and not all(t.strip() for t in args.texts):
-        parser.error('--texts: empty prompt (an empty string is padding, '
-                     'never detected)')
     return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
-    model, cfg = load_detector(args.config, args.checkpoint,
-                               args.cfg_options)
+    model, cfg, ckpt = load_detector(args.config, args.checkpoint,
+                                     args.cfg_options)
     shape = image_shape_of(cfg, args.shape)
-    classes = [[t] for t in args.texts] if args.texts else None
-    if args.class_text:
-        classes = read_class_text(args.class_text)
-    class_names = None
-    if classes is not None:
-        if not hasattr(model, 'reparameterize'):
-            raise ValueError(f'{args.config}: a closed-set model has no '
-                             'vocabulary to bake (drop --texts)')
-        exportable = ExportableDetector(
-            model, text_feats=ensemble_text_feats(model, classes))
-        class_names = [c[0] for c in classes]
-    elif args.runtime_vocabulary:
-        exportable = ExportableDetector(model, runtime_vocabulary=True)
-    elif hasattr(model, 'reparameterize'):
-        raise ValueError(
-            f'{args.config} is an open-vocabulary model: give '
-            '--runtime-vocabulary, --texts or --class-text')
-    else:
-        exportable = ExportableDetector(model)
-        class_names = (getattr(model, 'dataset_meta', None)
-                       or {}).get('classes')
-        num_classes = model.bbox_head.num_classes
-        if class_names is not None and len(class_names) != num_classes:
-            print(f'class names not stored: the checkpoint names '
-                  f'{len(class_names)} classes, the head has {num_classes}')
-            class_names = None
+    exportable, vocabulary, class_names = choose_export(args, model, ckpt)
     meta = build_metadata(
-        exportable, shape,
-        vocabulary=class_names if classes is not None else None,
-        class_names=class_names if classes is None else None,
+        exportable, shape, vocabulary=vocabulary, class_names=class_names,
         extra=dict(config=osp.abspath(args.config),
                    checkpoint=args.checkpoint, opset=args.opset))
     start = time.perf_counter()
