@@ -1,7 +1,8 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """The open-split protocol of the shipped configs: checkpoints are selected
 on held-out images of the seen classes; the test reports the unseen classes
-(the paper's protocol) and the generalized vocabulary in one run."""
+(the paper's protocol), and the config's generalized_test_options turn it
+into the generalized-vocabulary test."""
 import glob
 import os.path as osp
 
@@ -56,48 +57,25 @@ def test_open_config_protocol(config):
     # save_best follows the validation's first key: the seen-class AP
     assert cfg.default_hooks.checkpoint.save_best in ('auto',
                                                       'coco/bbox_mAP')
-    tests = cfg.test_dataloader.dataset.datasets
-    assert [(t.dataset.ann_file, t.class_text_path) for t in tests] == [
-        ('annotations/open_val.json', root + 'texts/unseen_class_texts.json'),
-        ('annotations/open_val_generalized.json',
-         root + 'texts/generalized_class_texts.json')
-    ]
-    assert all(t.dataset.data_root == root for t in tests)
-    evaluator = cfg.test_evaluator
-    assert evaluator.dataset_prefixes == ['unseen', 'generalized']
-    assert [m.ann_file for m in evaluator.metrics] == [
-        root + t.dataset.ann_file for t in tests
-    ]
-    assert 'seen_classes' not in evaluator.metrics[0]
-    assert evaluator.metrics[1].seen_classes == root + val.dataset.ann_file
+    test = cfg.test_dataloader.dataset
+    assert test.dataset.ann_file == 'annotations/open_val.json'
+    assert test.dataset.data_root == root
+    assert test.class_text_path == root + 'texts/unseen_class_texts.json'
+    assert cfg.test_evaluator.type == 'MMIOCMetric'
+    assert cfg.test_evaluator.ann_file == root + test.dataset.ann_file
+    assert 'seen_classes' not in cfg.test_evaluator
     # three vocabularies (seen, unseen, generalized): no fixed test size
     assert cfg.model.num_test_classes is None
+    cfg.merge_from_dict(dict(cfg.generalized_test_options))
+    test = cfg.test_dataloader.dataset
+    assert test.dataset.ann_file == 'annotations/open_val_generalized.json'
+    assert test.class_text_path == \
+        root + 'texts/generalized_class_texts.json'
+    assert cfg.test_evaluator.ann_file == root + test.dataset.ann_file
+    assert cfg.test_evaluator.seen_classes == root + val.dataset.ann_file
 
 
-def test_mini_test_batches_never_mix_vocabularies(mini_workspace,
-                                                  monkeypatch):
-    """Every test batch carries one vocabulary size (the detector needs
-    one K per batch): 6 prompts (unseen) then 18 (generalized)."""
-    from mmengine.runner import Runner
-    monkeypatch.chdir(mini_workspace)
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'rtvpnet_s_mini.py'))
-    init_default_scope('mmioc_rtvp')
-    loader_cfg = cfg.test_dataloader.to_dict()
-    loader_cfg.update(num_workers=0, persistent_workers=False)
-    # 5 unseen images: a batch of more than one image would straddle the
-    # boundary whatever its size
-    loader_cfg['dataset']['datasets'][0]['dataset']['indices'] = 5
-    loader = Runner.build_dataloader(loader_cfg)
-    sizes = []
-    for batch in loader:
-        lengths = {len(s.texts) for s in batch['data_samples']}
-        assert len(lengths) == 1
-        sizes.append(lengths.pop())
-    assert len(sizes) * loader_cfg['batch_size'] >= len(loader.dataset)
-    assert sizes == sorted(sizes) and set(sizes) == {6, 18}
-
-
-def _perfect_samples(dataset, offset, drop_labels=()):
+def _perfect_samples(dataset, drop_labels=()):
     """Predictions equal to the ground truth of every image (score 1),
     except for the labels in ``drop_labels``."""
     samples = []
@@ -117,37 +95,41 @@ def _perfect_samples(dataset, offset, drop_labels=()):
     return samples
 
 
-def test_mini_test_run_reports_unseen_and_generalized(mini_workspace,
-                                                      monkeypatch, tmp_path):
-    """The test dataloader and evaluator of rtvpnet_s_mini.py, fed with
-    perfect unseen-test predictions and generalized predictions that miss
-    every unseen class: unseen AP 1; generalized seen AP 1, unseen AP 0,
-    harmonic mean 0."""
-    monkeypatch.chdir(mini_workspace)
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'rtvpnet_s_mini.py'))
+def _evaluate(cfg, drop_unseen=False, table_dir=None):
+    """Build the config's test dataset and evaluator and evaluate perfect
+    predictions (without the unseen classes' if ``drop_unseen``)."""
     init_default_scope('mmioc_rtvp')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    unseen, general = dataset.datasets
-    assert len(dataset) == len(unseen) + len(general)
-    assert len(unseen.metainfo['classes']) == 6
-    assert len(general.metainfo['classes']) == 18
-    for metric in cfg.test_evaluator.metrics:
-        metric['table_dir'] = str(tmp_path)
-    evaluator = EVALUATOR.build(cfg.test_evaluator)
-    evaluator.dataset_meta = dataset.metainfo
     seen = set(DATASETS.build(cfg.val_dataloader.dataset).metainfo['classes'])
-    unseen_labels = [
-        k for k, c in enumerate(general.metainfo['classes']) if c not in seen
+    drop = [
+        k for k, c in enumerate(dataset.metainfo['classes'])
+        if drop_unseen and c not in seen
     ]
-    assert len(unseen_labels) == 6
-    samples = (_perfect_samples(unseen, 0) +
-               _perfect_samples(general, len(unseen), unseen_labels))
-    evaluator.process(samples)
-    res = evaluator.evaluate(len(dataset))
-    assert res['unseen/coco/bbox_mAP'] == pytest.approx(1.0)
-    assert res['generalized/coco/bbox_mAP_seen'] == pytest.approx(1.0)
-    assert res['generalized/coco/bbox_mAP_unseen'] == 0.0
-    assert res['generalized/coco/bbox_mAP_hm'] == 0.0
-    assert res['generalized/coco/bbox_mAP'] == pytest.approx(12 / 18)
-    assert osp.isfile(tmp_path / 'coco_open_val_generalized_per_class.csv')
+    evaluator = EVALUATOR.build(
+        dict(type='Evaluator',
+             metrics=dict(cfg.test_evaluator, table_dir=table_dir)))
+    evaluator.dataset_meta = dataset.metainfo
+    evaluator.process(_perfect_samples(dataset, drop))
+    return dataset, evaluator.evaluate(len(dataset))
+
+
+def test_mini_unseen_and_generalized_tests(mini_workspace, monkeypatch,
+                                           tmp_path):
+    """rtvpnet_s_mini.py's test (perfect predictions: AP 1 on the 6 unseen
+    classes) and its generalized test (predictions missing every unseen
+    class: seen AP 1, unseen AP 0, harmonic mean 0, AP 12 / 18)."""
+    monkeypatch.chdir(mini_workspace)
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'rtvpnet_s_mini.py'))
+    dataset, res = _evaluate(cfg, table_dir=str(tmp_path))
+    assert len(dataset.metainfo['classes']) == 6
+    assert res['coco/bbox_mAP'] == pytest.approx(1.0)
+    assert 'coco/bbox_mAP_hm' not in res
+    cfg.merge_from_dict(dict(cfg.generalized_test_options))
+    dataset, res = _evaluate(cfg, drop_unseen=True, table_dir=str(tmp_path))
+    assert len(dataset.metainfo['classes']) == 18
+    assert res['coco/bbox_mAP_seen'] == pytest.approx(1.0)
+    assert res['coco/bbox_mAP_unseen'] == 0.0
+    assert res['coco/bbox_mAP_hm'] == 0.0
+    assert res['coco/bbox_mAP'] == pytest.approx(12 / 18)
     assert osp.isfile(tmp_path / 'coco_open_val_per_class.csv')
+    assert osp.isfile(tmp_path / 'coco_open_val_generalized_per_group.csv')

@@ -1,6 +1,6 @@
 # MMIOC-mini (tools/misc/make_mmioc_mini.py), open split, for CPUs:
 # 12 seen classes for training and validation (open_val_seen), 6 unseen
-# classes for the test (with the generalized 18-class vocabulary), 320 px.
+# classes for the test (18 in the generalized test), 320 px.
 _base_ = './mmioc_open.py'
 data_root = 'data/mmioc_mini/'
 num_train_classes = 12
@@ -64,28 +64,19 @@ val_dataloader = dict(
     batch_size=val_batch_size_per_gpu,
     num_workers=val_num_workers,
     dataset=val_dataset)
-# one image per batch: a batch must not mix the unseen and generalized
-# vocabularies (6 vs 18 prompts), which batches of 8 would at the boundary
 test_dataloader = dict(
-    batch_size=1,
+    batch_size=val_batch_size_per_gpu,
     num_workers=val_num_workers,
-    dataset=dict(datasets=[
-        dict(
-            val_dataset,
-            dataset=dict(val_dataset['dataset'],
-                         ann_file=_base_.test_ann_file),
-            class_text_path=data_root + _base_.test_class_text),
-        dict(
-            val_dataset,
-            dataset=dict(val_dataset['dataset'],
-                         ann_file=_base_.generalized_ann_file),
-            class_text_path=data_root + _base_.generalized_class_text),
-    ]))
+    dataset=dict(
+        val_dataset,
+        dataset=dict(val_dataset['dataset'], ann_file=_base_.test_ann_file),
+        class_text_path=data_root + _base_.test_class_text))
 val_evaluator = dict(ann_file=data_root + _base_.val_ann_file)
-test_evaluator = dict(metrics=[
-    dict(_base_.test_evaluator.metrics[0],
-         ann_file=data_root + _base_.test_ann_file),
-    dict(_base_.test_evaluator.metrics[1],
-         ann_file=data_root + _base_.generalized_ann_file,
-         seen_classes=data_root + _base_.val_ann_file),
-])
+test_evaluator = dict(ann_file=data_root + _base_.test_ann_file)
+generalized_test_options = {
+    'test_dataloader.dataset.dataset.ann_file': _base_.generalized_ann_file,
+    'test_dataloader.dataset.class_text_path':
+    data_root + _base_.generalized_class_text,
+    'test_evaluator.ann_file': data_root + _base_.generalized_ann_file,
+    'test_evaluator.seen_classes': data_root + _base_.val_ann_file,
+}

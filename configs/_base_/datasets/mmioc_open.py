@@ -5,10 +5,16 @@
 #   first key, coco/bbox_mAP), on held-out images of the SEEN classes
 #   (open_val_seen, seen vocabulary): the test set never picks a checkpoint;
 # - test (tools/test.py): the unseen classes alone with the unseen
-#   vocabulary (the paper's protocol; keys unseen/coco/...), and the
-#   generalized vocabulary (seen + unseen prompts together) on the images
-#   of both (keys generalized/coco/..., with the seen AP, the unseen AP and
-#   their harmonic mean), plus AP tables per class, supercategory and scene.
+#   vocabulary (the paper's protocol), with AP tables per class,
+#   supercategory and scene;
+# - generalized test (seen + unseen prompts together, on the images of both;
+#   seen AP, unseen AP and their harmonic mean): the same test with
+#   generalized_test_options below, e.g. for MMIOC-mini
+#     python tools/test.py CONFIG CKPT --cfg-options \
+#       test_dataloader.dataset.dataset.ann_file=annotations/open_val_generalized.json \
+#       test_dataloader.dataset.class_text_path=data/mmioc_mini/texts/generalized_class_texts.json \
+#       test_evaluator.ann_file=data/mmioc_mini/annotations/open_val_generalized.json \
+#       test_evaluator.seen_classes=data/mmioc_mini/annotations/open_val_seen.json
 # Pipelines: the closed split's plus text sampling (RandomLoadText) and
 # texts in the packed samples.
 _base_ = './mmioc_closed.py'
@@ -85,24 +91,13 @@ val_dataset = dict(
     pipeline=test_pipeline,
     test_mode=True)
 val_dataloader = dict(dataset=dict(_delete_=True, **val_dataset))
-# the unseen test and the generalized test in one run; one image per
-# batch (the base's), so that no batch mixes the two vocabularies
 test_dataloader = dict(
-    batch_size=1,
     dataset=dict(
         _delete_=True,
-        type='mmdet.ConcatDataset',
-        datasets=[
-            dict(
-                val_dataset,
-                dataset=dict(val_dataset['dataset'], ann_file=test_ann_file),
-                class_text_path=_base_.data_root + test_class_text),
-            dict(
-                val_dataset,
-                dataset=dict(
-                    val_dataset['dataset'], ann_file=generalized_ann_file),
-                class_text_path=_base_.data_root + generalized_class_text),
-        ]))
+        **dict(
+            val_dataset,
+            dataset=dict(val_dataset['dataset'], ann_file=test_ann_file),
+            class_text_path=_base_.data_root + test_class_text)))
 val_evaluator = dict(
     _delete_=True,
     type='MMIOCMetric',
@@ -110,16 +105,14 @@ val_evaluator = dict(
     metric='bbox')
 test_evaluator = dict(
     _delete_=True,
-    type='mmdet.MultiDatasetsEvaluator',
-    dataset_prefixes=['unseen', 'generalized'],
-    metrics=[
-        dict(
-            type='MMIOCMetric',
-            ann_file=_base_.data_root + test_ann_file,
-            metric='bbox'),
-        dict(
-            type='MMIOCMetric',
-            ann_file=_base_.data_root + generalized_ann_file,
-            seen_classes=_base_.data_root + val_ann_file,
-            metric='bbox'),
-    ])
+    type='MMIOCMetric',
+    ann_file=_base_.data_root + test_ann_file,
+    metric='bbox')
+# --cfg-options of the generalized test (see the top of this file)
+generalized_test_options = {
+    'test_dataloader.dataset.dataset.ann_file': generalized_ann_file,
+    'test_dataloader.dataset.class_text_path':
+    _base_.data_root + generalized_class_text,
+    'test_evaluator.ann_file': _base_.data_root + generalized_ann_file,
+    'test_evaluator.seen_classes': _base_.data_root + val_ann_file,
+}
