@@ -77,7 +77,7 @@ class MMIOCMetric(CocoMetric):
       boxes, supercategory, scene, seen/unseen) and per-group tables (per
       seen/unseen, supercategory and scene: the AP COCOeval reports on the
       classes of the group) written as CSV and markdown to ``table_dir``
-      and logged.
+      and logged (always: mmdet's ``classwise`` table is not needed).
 
     A group's AP is the mean of ``precision`` over the group's classes (see
     :mod:`~mmioc_rtvp.evaluation.functional.ap_summary`), which equals what
