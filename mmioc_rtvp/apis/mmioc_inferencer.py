@@ -177,11 +177,9 @@ class MMIOCInferencer(DetInferencer):
         """The test pipeline without annotation / dataset-text loading,
         reading decoded arrays (images are decoded by the inferencer, so
         that an unreadable file is reported and skipped)."""
-        dataset_cfg = cfg.test_dataloader.dataset
-        pipeline = dataset_cfg.get('pipeline')
-        while not pipeline and 'dataset' in dataset_cfg:
-            dataset_cfg = dataset_cfg['dataset']
-            pipeline = dataset_cfg.get('pipeline')
+        pipeline = self._find_pipeline(cfg.test_dataloader.dataset)
+        if not pipeline:
+            raise ValueError('the config\'s test_dataloader has no pipeline')
         steps = []
         for step in pipeline:
             name = str(step['type']).split('.')[-1]
@@ -200,6 +198,18 @@ class MMIOCInferencer(DetInferencer):
             raise ValueError('the test pipeline of the config has no '
                              'LoadImageFromFile step')
         return Compose(steps)
+
+    @classmethod
+    def _find_pipeline(cls, dataset_cfg: dict) -> Optional[list]:
+        """The pipeline of a dataset config, looking into wrapped
+        (``dataset``) and concatenated (``datasets``, the first) ones."""
+        if dataset_cfg.get('pipeline'):
+            return dataset_cfg['pipeline']
+        if dataset_cfg.get('dataset'):
+            return cls._find_pipeline(dataset_cfg['dataset'])
+        if dataset_cfg.get('datasets'):
+            return cls._find_pipeline(dataset_cfg['datasets'][0])
+        return None
 
     def _init_collate(self, cfg: Config):
         """``pseudo_collate``: batches are lists of ``(InferenceInput,
