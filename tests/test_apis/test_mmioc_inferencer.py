@@ -212,3 +212,15 @@ def test_closed_set_model_uses_its_classes_and_refuses_texts(
     assert pred['label_names'] == [classes[i] for i in pred['labels']]
     with pytest.raises(ValueError, match='closed-set detector'):
         inferencer(images[0], texts=['scratch on metal'])
+
+
+def test_pipeline_is_found_in_wrapped_and_concatenated_datasets():
+    steps = [dict(type='LoadImageFromFile')]
+    wrapped = dict(type='MultiModalDataset', dataset=dict(type='X'),
+                   pipeline=steps)
+    concat = dict(type='ConcatDataset',
+                  datasets=[dict(type='Y', dataset=dict(pipeline=steps)),
+                            dict(type='Z', pipeline=[])])
+    assert MMIOCInferencer._find_pipeline(wrapped) is steps
+    assert MMIOCInferencer._find_pipeline(concat) is steps
+    assert MMIOCInferencer._find_pipeline(dict(type='X')) is None
