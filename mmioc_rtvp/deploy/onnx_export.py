@@ -13,6 +13,7 @@ import torch.nn as nn
 from mmioc_rtvp.models.layers.tinyvit_blocks import TinyViTLayerNorm2d
 from .export_layer_norm2d import ExportLayerNorm2d
 from .exportable_detector import ExportableDetector
+from .exportable_minilm import ExportableMiniLM
 
 #: Key of the JSON metadata in the ONNX file's ``metadata_props``.
 METADATA_KEY = 'mmioc_rtvp'
@@ -145,7 +146,6 @@ def export_onnx(exportable: ExportableDetector,
     Returns:
         str: ``path``.
     """
-    import onnx
     h, w = (int(s) for s in image_shape)
     if h % 32 or w % 32 or h <= 0 or w <= 0:
         raise ValueError(f'image size must be positive multiples of 32, got '
@@ -163,17 +163,34 @@ def export_onnx(exportable: ExportableDetector,
         args.append(nn.functional.normalize(texts, dim=-1).to(param))
         dynamic_axes = {'text_feats': {1: VOCAB_AXIS},
                         'scores': {2: VOCAB_AXIS}}
+    return trace_to_onnx(exportable, tuple(args), path,
+                         exportable.input_names, exportable.output_names,
+                         dynamic_axes, metadata, opset)
+
+
+def trace_to_onnx(module: nn.Module, args: tuple, path: str,
+                  input_names: List[str], output_names: List[str],
+                  dynamic_axes: Optional[dict], metadata: Dict[str, Any],
+                  opset: int = DEFAULT_OPSET) -> str:
+    """Trace ``module(*args)`` into ``path`` (TorchScript exporter, constant
+    folding), store ``metadata`` as JSON under :data:`METADATA_KEY` and
+    check the file.
+
+    Returns:
+        str: ``path``.
+    """
+    import onnx
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         # shape checks become constants (TracerWarning) and the exporter
-        # announces its deprecation: neither concerns a fixed-size export
+        # announces its deprecation: neither concerns these exports
         warnings.simplefilter('ignore')
         torch.onnx.export(
-            exportable,
-            tuple(args),
+            module,
+            args,
             path,
-            input_names=exportable.input_names,
-            output_names=exportable.output_names,
+            input_names=input_names,
+            output_names=output_names,
             dynamic_axes=dynamic_axes,
             opset_version=opset,
             do_constant_folding=True,
@@ -184,6 +201,43 @@ def export_onnx(exportable: ExportableDetector,
     entry.value = json.dumps(metadata)
     onnx.checker.check_model(model)
     onnx.save(model, path)
+    return path
+
+
+def export_text_encoder(encoder: nn.Module,
+                        out_dir: str,
+                        opset: int = DEFAULT_OPSET) -> str:
+    """Export a :class:`MiniLMTextEncoder` and its tokenizer.
+
+    Writes ``out_dir/text_encoder.onnx`` (inputs ``input_ids`` and
+    ``attention_mask`` (N, L), both axes dynamic; output ``text_feats``
+    (N, D), L2-normalised) and the tokenizer files, which
+    :class:`~mmioc_rtvp.deploy.ORTTextEncoder` reads.
+
+    Args:
+        encoder (nn.Module): The text encoder (``model.backbone
+            .text_model``).
+        out_dir (str): Output directory.
+        opset (int): ONNX opset. Defaults to 17.
+
+    Returns:
+        str: The ``.onnx`` path.
+    """
+    module = ExportableMiniLM(encoder).eval()
+    tokens = encoder.tokenizer(
+        ['a scratch on steel', 'hole'], padding=True, truncation=True,
+        max_length=encoder.max_length, return_tensors='pt')
+    texts_axes = {0: VOCAB_AXIS, 1: 'num_tokens'}
+    path = trace_to_onnx(
+        module, (tokens['input_ids'], tokens['attention_mask']),
+        osp.join(out_dir, 'text_encoder.onnx'),
+        ['input_ids', 'attention_mask'], ['text_feats'],
+        dict(input_ids=texts_axes, attention_mask=texts_axes,
+             text_feats={0: VOCAB_AXIS}),
+        dict(kind='text_encoder', model_type=type(encoder).__name__,
+             embed_dims=int(encoder.embed_dim),
+             max_length=int(encoder.max_length)), opset)
+    encoder.tokenizer.save_pretrained(out_dir)
     return path
 
 

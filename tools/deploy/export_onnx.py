@@ -12,8 +12,10 @@ Three kinds of file (see docs/deploy.md):
 - ``--runtime-vocabulary``: ``image`` (1, 3, H, W) and ``text_feats``
   (1, K, D) in, K dynamic: feed the embeddings of any vocabulary (computed
   with the project's text encoders, e.g.
-  tools/misc/precompute_text_embeddings.py) without exporting again.
-  RTVPNet's V-T text update is part of the graph.
+  tools/misc/precompute_text_embeddings.py, or the MiniLM encoder exported
+  with ``--text-encoder-out DIR`` and run by
+  ``mmioc_rtvp.deploy.ORTTextEncoder``) without exporting again. RTVPNet's
+  V-T text update is part of the graph.
 
 Outputs: ``boxes`` (1, N, 4) and ``scores`` (1, N, K) of every prior; the
 score threshold and NMS run in the runner (``mmioc_rtvp.deploy.ORTDetector``)
@@ -49,7 +51,8 @@ except ImportError:  # run from a source tree without installing the package
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
-                               build_metadata, export_onnx)
+                               build_metadata, export_onnx,
+                               export_text_encoder)
 
 
 def image_shape_of(cfg: Config, shape: Optional[Sequence[int]]) -> tuple:
@@ -171,6 +174,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--shape', type=int, nargs='+',
                         help='input size: S or H W (default: the config\'s '
                         'img_scale, else 640)')
+    parser.add_argument('--text-encoder-out', metavar='DIR',
+                        help='also export the model\'s text encoder '
+                        '(MiniLMTextEncoder) and its tokenizer to DIR '
+                        '(mmioc_rtvp.deploy.ORTTextEncoder reads it)')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--check', action='store_true',
                         help='compare eager and ONNX Runtime on a random '
@@ -199,6 +206,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     size_mb = osp.getsize(args.out) / 2**20
     print(f'wrote {args.out} ({size_mb:.1f} MB, {meta["kind"]}, input '
           f'{shape[0]}x{shape[1]}, {time.perf_counter() - start:.1f} s)')
+    if args.text_encoder_out:
+        text_model = getattr(getattr(model, 'backbone', None), 'text_model',
+                             None)
+        if text_model is None:
+            raise ValueError(f'{args.config} / {args.checkpoint}: the model '
+                             'has no text encoder to export')
+        path = export_text_encoder(text_model, args.text_encoder_out,
+                                   opset=args.opset)
+        print(f'wrote {path} and its tokenizer')
     if args.check:
         diffs = check_export(exportable, args.out, shape, num_texts=7)
         print('eager vs onnxruntime on a random input: ' + ', '.join(
