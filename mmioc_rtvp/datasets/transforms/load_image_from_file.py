@@ -106,7 +106,8 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                     self.file_client_args, filename)
                 img_bytes = client.get(filename)
             else:
-                img_bytes = fileio.get(filename, backend_args=self.backend_args)
+                img_bytes = fileio.get(
+                    filename, backend_args=self.backend_args)
         except FileNotFoundError:
             raise OSError('file not found')
         except Exception as err:

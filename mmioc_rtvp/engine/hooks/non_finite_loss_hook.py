@@ -39,8 +39,9 @@ def non_finite_terms(losses: Dict[str, object]) -> List[str]:
             continue
         tensors = value if isinstance(value, (list, tuple)) else [value]
         for tensor in tensors:
-            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() \
-                    and not bool(torch.isfinite(tensor.detach()).all()):
+            if (isinstance(tensor, torch.Tensor)
+                    and tensor.is_floating_point()
+                    and not bool(torch.isfinite(tensor.detach()).all())):
                 bad.append(name)
                 break
     return bad
