@@ -339,15 +339,20 @@ def test_browser_upload_prompts_click_read_boxes(server, files, browser):
 
 def test_browser_server_image_of_allowed_folder(server, browser):
     from selenium.webdriver.common.by import By
+    ensemble = f'{PROMPTS[2]}|{PROMPTS[3]}'  # one class, named PROMPTS[2]
     res = httpx.post(server['url'] + '/api/predict',
-                     data={'prompts': PROMPTS[2], 'path': 'shelf.png',
+                     data={'prompts': ensemble, 'path': 'shelf.png',
                            'score_thr': '0'}, timeout=120)
     assert res.status_code == 200, res.text
     expected = res.json()['detections'][:3]
-    state = run_in_page(browser, server['url'], None, PROMPTS[2],
+    state = run_in_page(browser, server['url'], None, ensemble,
                         expected[-1]['score'], example='shelf.png')
     assert state == 'done', browser.find_element(By.ID, 'message').text
     assert read_rows(browser)[1] == detections_key(expected)
+    # the class's colour is the first one, as for a single prompt
+    strokes = {rect.get_attribute('stroke') for rect in
+               browser.find_elements(By.CSS_SELECTOR, '#overlay rect')}
+    assert strokes == {'#e6194b'}
     # the page shows the image it read from the allowed folder
     assert browser.execute_script(
         'return document.getElementById("preview").naturalWidth') == 120
