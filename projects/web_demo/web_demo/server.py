@@ -138,7 +138,9 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
 
     @app.get('/api/examples')
     async def examples() -> dict:
-        return dict(images=allowed.list_images(settings.max_examples))
+        images = await run_in_threadpool(allowed.list_images,
+                                         settings.max_examples)
+        return dict(images=images)
 
     @app.get('/api/image')
     async def image(path: str) -> FileResponse:
