@@ -143,6 +143,16 @@ def test_unknown_seen_class_is_an_error(tmp_path):
              dict(classes=('A', 'B', 'C')))
 
 
+def test_images_outside_the_annotation_file_are_named(tmp_path):
+    """The dataloader and the evaluator reading different files is said
+    in one line, not as pycocotools' bare assertion."""
+    metric = MMIOCMetric(ann_file=_hand_ann_file(tmp_path))
+    with pytest.raises(ValueError, match=r'1 evaluated images are not in '
+                       r'the annotation file .*hand\.json.*image id 4'):
+        _run(metric, [_sample(4, np.zeros((0, 4)), [], [])],
+             dict(classes=('A', 'B', 'C')))
+
+
 @pytest.mark.parametrize('backend', ['pycocotools', 'hotcoco'])
 def test_plain_figures_equal_pycocotools(tmp_path, backend):
     """On random detections, without ann_file (ground truth converted from

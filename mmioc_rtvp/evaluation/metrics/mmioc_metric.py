@@ -127,6 +127,7 @@ class MMIOCMetric(CocoMetric):
                            load_class_names(seen_classes))
         self.table_dir = table_dir
         ann_file = kwargs.get('ann_file', args[0] if args else None)
+        self.ann_file = ann_file
         # tables of several evaluations in one run do not overwrite each
         # other: <prefix>_<annotation file stem>_per_class.csv
         self.table_name = self.prefix or 'metric'
@@ -248,6 +249,13 @@ class MMIOCMetric(CocoMetric):
                 cat_names=self.dataset_meta['classes'])
         if self.img_ids is None:
             self.img_ids = self._coco_api.get_img_ids()
+        unknown = sorted({p['img_id'] for p in preds} - set(self.img_ids))
+        if unknown:
+            raise ValueError(
+                f'MMIOCMetric: {len(unknown)} evaluated images are not in '
+                f'the annotation file {self.ann_file or "(converted)"} '
+                f'(e.g. image id {unknown[0]}): the evaluator and the '
+                f'dataloader read different annotation files')
         if self.outfile_prefix is not None:
             self.results2json(preds, self.outfile_prefix)
 
