@@ -33,8 +33,9 @@ pytestmark = [
     # and two resumes from the same checkpoint end bit-identical, also
     # identical to the uninterrupted run), but some processes of the same
     # config and PYTHONHASHSEED diverge from the others by a few 1e-3 in the
-    # loss a few iterations later, mostly right after a checkpoint was
-    # saved; the cause was not found in time (docs/reliability.md). The
+    # loss (once an uninterrupted reference from iteration 1 on), so the
+    # training processes themselves are not always reproducible; the cause
+    # was not found in time (docs/reliability.md). The
     # in-process exactness test is tests/test_engine/
     # test_exact_resume_train_loop.py.
     pytest.mark.xfail(
