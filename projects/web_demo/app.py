@@ -55,6 +55,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--max-pixels', type=int, default=40_000_000,
         help='largest accepted width x height')
+    parser.add_argument(
+        '--max-examples', type=int, default=200,
+        help='most images of the allowed folders listed on the page')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -79,9 +82,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SystemExit(f'web_demo: --threshold {args.threshold}: '
                          'not in [0, 1]')
-    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
-        raise SystemExit('web_demo: --max-upload-mb and --max-pixels must '
-                         'be positive')
+    if min(args.max_upload_mb, args.max_pixels, args.max_examples) <= 0:
+        raise SystemExit('web_demo: --max-upload-mb, --max-pixels and '
+                         '--max-examples must be positive')
     try:
         AllowedPaths(args.allowed_dir)
     except NotADirectoryError as err:
@@ -104,6 +107,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         threshold=predictor.threshold,
         threshold_source=threshold_source(args),
         default_score_thr=args.score_thr,
+        max_examples=args.max_examples,
         model_name=osp.basename(args.config))
     app = create_app(predictor, settings)
     print(f'web_demo: serving {osp.basename(args.config)} on '
