@@ -42,3 +42,20 @@ def mobile_sam_file(tmp_path_factory):
     path = tmp_path_factory.mktemp('mobile_sam') / 'mobile_sam.pt'
     torch.save({f'image_encoder.{k}': v for k, v in state.items()}, path)
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _drop_closed_log_files():
+    """After each test, detach file handlers whose stream a finished runner
+    closed from every MMLogger: mmengine's ``init_weights`` writes to the
+    current logger's file handlers, so a closed one left by an earlier
+    in-process run breaks later model builds (test-order dependence)."""
+    yield
+    import logging
+
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in list(logger.handlers):
+            if (isinstance(handler, logging.FileHandler)
+                    and (handler.stream is None or handler.stream.closed)):
+                logger.removeHandler(handler)
