@@ -48,7 +48,9 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.bench_latency import (Variant, get_flops,  # noqa: E402
+from benchmarks.bench_latency import (Variant,  # noqa: E402
+                                      add_benchmark_args,
+                                      check_benchmark_args, get_flops,
                                       machine_info, time_variants)
 from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
                                build_metadata, export_onnx)
@@ -140,41 +142,12 @@ def format_table(rows: List[dict]) -> str:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Command line."""
+    """Command line (the options of benchmarks/bench_latency.py; the
+    exported graph needs a side that is a multiple of 32)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--rtvpnet-config',
-                        default=osp.join(REPO_ROOT, 'configs',
-                                         'rtvpnet_s_open.py'))
-    parser.add_argument('--yolo-world-config',
-                        default=osp.join(REPO_ROOT, 'configs', 'baselines',
-                                         'yolo_world_s_open.py'))
-    parser.add_argument('--yolov8-config',
-                        default=osp.join(REPO_ROOT, 'configs', 'baselines',
-                                         'yolov8_s_closed.py'))
-    parser.add_argument('--texts', type=int, default=64,
-                        help='K, prompts fed to the open models (default '
-                        '64, the unseen classes of the open split)')
-    parser.add_argument('--shape', type=int, default=640,
-                        help='square input side (default 640)')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='timed calls per variant (default 20)')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed calls per variant first (default 3)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads and onnxruntime '
-                        'intra-op threads (default: torch\'s)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='also write the results as JSON')
+    add_benchmark_args(parser, iters=20, warmup=3)
     args = parser.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0 or args.shape < 32 or \
-            args.shape % 32 or args.texts < 1 or (
-                args.threads is not None and args.threads < 1):
-        parser.error('need --iters >= 1, --warmup >= 0, --shape a multiple '
-                     'of 32, --texts >= 1, --threads >= 1')
-    for _, key in MODELS:
-        if not osp.isfile(getattr(args, key)):
-            parser.error(f'--{key.replace("_", "-")}: '
-                         f'{getattr(args, key)} does not exist')
+    check_benchmark_args(parser, args, shape_multiple=32)
     return args
 
 

