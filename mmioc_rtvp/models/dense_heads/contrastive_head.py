@@ -69,7 +69,21 @@ class ContrastiveHead(BaseModule):
                 f'{type(self).__name__} has embed_dims={self.embed_dims}, got '
                 f'region embeddings {tuple(x.shape)} and text embeddings '
                 f'{tuple(w.shape)}')
-        x = self.normalize_regions(x)
+        return self.logits(self.normalize_regions(x), w)
+
+    def logits(self, x: Tensor, w: Tensor) -> Tensor:
+        """Contrastive logits of region embeddings already normalised by
+        :meth:`normalize_regions` (lets a caller reuse the normalised form
+        without normalising twice, e.g. a BatchNorm updating its statistics
+        twice).
+
+        Args:
+            x (Tensor): (B, D, H, W) normalised region embeddings.
+            w (Tensor): (B, K, D) text embeddings.
+
+        Returns:
+            Tensor: (B, K, H, W) logits.
+        """
         w = F.normalize(w, dim=-1, p=2)
         logits = torch.einsum('bdhw,bkd->bkhw', x, w)
         return logits * self.logit_scale.exp() + self.bias

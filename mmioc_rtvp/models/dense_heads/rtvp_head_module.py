@@ -20,8 +20,47 @@ class RTVPHeadModule(YOLOWorldHeadModule):
     so decoding and export are unchanged.
 
     Args:
+        region_embeddings (str): Which form of the class branch's output the
+            InfoNCE loss receives: ``'raw'`` (the convolution's output, the
+            paper's r_p) or ``'normalized'`` (the same after the contrastive
+            head's own normalisation, i.e. the BatchNorm-ed regions of
+            :class:`BNContrastiveHead` that the classifier compares with the
+            texts). Defaults to ``'raw'``.
         **kwargs: Arguments of :class:`YOLOWorldHeadModule`.
     """
+
+    REGION_EMBEDDINGS = ('raw', 'normalized')
+
+    def __init__(self, *args, region_embeddings: str = 'raw',
+                 **kwargs) -> None:
+        if region_embeddings not in self.REGION_EMBEDDINGS:
+            raise ValueError(
+                f'RTVPHeadModule: region_embeddings must be one of '
+                f'{self.REGION_EMBEDDINGS}, got {region_embeddings!r}')
+        super().__init__(*args, **kwargs)
+        self.region_embeddings = region_embeddings
+
+    def forward_class(self, img_feat: Tensor, txt_feat: Tensor,
+                      pad_mask: Tensor, cls_pred: nn.Module,
+                      cls_contrast: nn.Module) -> Tuple[Tensor, Tensor]:
+        """Class branch of one level; with ``region_embeddings='normalized'``
+        the embeddings returned are the normalised ones (normalised once).
+
+        Args:
+            See :meth:`YOLOWorldHeadModule.forward_class`.
+
+        Returns:
+            tuple[Tensor, Tensor]: region embeddings (B, D, H, W) and class
+            logits (B, K, H, W).
+        """
+        if self.region_embeddings == 'raw':
+            return super().forward_class(img_feat, txt_feat, pad_mask,
+                                         cls_pred, cls_contrast)
+        embed = cls_contrast.normalize_regions(cls_pred(img_feat))
+        cls_logit = cls_contrast.logits(embed, txt_feat)
+        if pad_mask is not None:
+            cls_logit = cls_logit.masked_fill(pad_mask, self.padding_logit)
+        return embed, cls_logit
 
     def forward_single(self, img_feat: Tensor, txt_feat: Tensor,
                        pad_mask: Tensor, cls_pred: nn.Module,

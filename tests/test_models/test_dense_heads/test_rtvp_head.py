@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from mmyolo.models.layers import CSPLayerWithTwoConv
 from mmyolo.models.task_modules.assigners import BatchTaskAlignedAssigner
 
-from mmioc_rtvp.models.dense_heads import RTVPHead, YOLOWorldHeadModule
+from mmioc_rtvp.models.dense_heads import (RTVPHead, RTVPHeadModule,
+                                          YOLOWorldHeadModule)
 from mmioc_rtvp.models.layers import UnguidedCSPLayerWithTwoConv
 from ..rtvpnet_utils import build_tiny_rtvpnet
 from ..yolo_world_utils import make_train_batch
@@ -128,3 +129,52 @@ def test_unguided_block_is_c2f():
     x = torch.rand(2, 8, 6, 6)
     torch.testing.assert_close(
         block(x, torch.rand(2, 3, 4)), ref(x), rtol=0, atol=0)
+
+
+def test_normalized_region_embeddings_are_the_bn_output_used_once(setup):
+    """``region_embeddings='normalized'``: the InfoNCE receives the
+    BatchNorm-ed regions the classifier compares with the texts, the logits
+    equal the raw mode's, and the BatchNorm statistics move once per
+    forward (not twice)."""
+    model, img_feats, txt, _ = setup
+    module = model.bbox_head.head_module
+    cfg = dict(
+        num_classes=module.num_classes,
+        in_channels=[256, 512, 1024],
+        widen_factor=0.125,
+        embed_dims=16,
+        featmap_strides=[8, 16, 32],
+        reg_max=16)
+    raw = RTVPHeadModule(**cfg)
+    normed = RTVPHeadModule(region_embeddings='normalized', **cfg)
+    raw.load_state_dict(module.state_dict())
+    normed.load_state_dict(module.state_dict())
+    raw.train()
+    normed.train()
+    with torch.no_grad():
+        out_raw = raw(img_feats, txt)
+        out_normed = normed(img_feats, txt)
+    for a, b in zip(out_raw[:3], out_normed[:3]):
+        for x, y in zip(a, b):
+            torch.testing.assert_close(x, y, rtol=0, atol=0)
+    for feat, pred, embed in zip(img_feats, normed.cls_preds,
+                                 out_normed[3]):
+        # BN in training mode: per-channel zero mean, unit variance
+        expected = F.batch_norm(
+            pred(feat), None, None, training=True, eps=1e-3)
+        # the BN's affine weight/bias are 1 / 0 after initialisation
+        torch.testing.assert_close(embed, expected, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(embed, pred(feat))
+    # the running statistics moved exactly as much in both modes
+    for a, b in zip(raw.cls_contrasts, normed.cls_contrasts):
+        torch.testing.assert_close(a.norm.running_mean, b.norm.running_mean)
+        assert int(a.norm.num_batches_tracked) == int(
+            b.norm.num_batches_tracked) == 1 + int(
+                module.cls_contrasts[0].norm.num_batches_tracked)
+
+
+def test_unknown_region_embeddings_is_refused():
+    with pytest.raises(ValueError, match="'bn'"):
+        RTVPHeadModule(
+            num_classes=2, in_channels=[256, 512, 1024], embed_dims=16,
+            widen_factor=0.125, region_embeddings='bn')
