@@ -20,8 +20,8 @@ done
 echo "== demo 1/4: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
 mim train mmdet "$CONFIG" --work-dir "$WORK_DIR" \
   ${CFG_OPTIONS[@]+--cfg-options "${CFG_OPTIONS[@]}"}
-# the final weights: the validation set IS the unseen-class test set here, so
-# picking the "best" epoch on it would select on the test set
+# the final weights (validation runs on the seen classes, open_val_seen; the
+# test below on the unseen ones, which no choice of epoch may look at)
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 
 echo "== demo 2/4: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
@@ -63,13 +63,24 @@ import glob, json, os, sys
 work_dir, ckpt, secs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 logs = sorted(glob.glob(f'{work_dir}/test/*/*.json'), key=os.path.getmtime)
 metrics = json.load(open(logs[-1])) if logs else {}
+# the training's last validation (seen classes of the open split)
+seen = {}
+scalars = sorted(glob.glob(f'{work_dir}/*/vis_data/scalars.json'), key=os.path.getmtime)
+if scalars:
+    for line in open(scalars[-1]):
+        record = json.loads(line)
+        if 'coco/bbox_mAP' in record:
+            seen = record
 print('\n== demo summary')
 print(f'  wall time           : {secs // 60} min {secs % 60} s')
 for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
-    name = key.replace('coco/', '')
     val = metrics.get(f'coco/{key}')
     if val is not None:
-        print(f'  unseen {name:13s}: {val:.3f}')
+        print(f'  unseen {key:13s}: {val:.3f}')
+for key in ('bbox_mAP', 'bbox_mAP_50'):
+    val = seen.get(f'coco/{key}')
+    if val is not None:
+        print(f'  seen   {key:13s}: {val:.3f}  (last validation, epoch {seen.get("step")})')
 print(f'  checkpoint          : {ckpt}')
 print(f'  test log / metrics  : {logs[-1] if logs else "(none)"}')
 print(f'  predictions (pkl)   : {work_dir}/test/predictions.pkl')

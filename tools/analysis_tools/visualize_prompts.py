@@ -64,7 +64,10 @@ def load_model(config: str,
                cfg_options: Optional[dict] = None,
                device: str = 'cpu',
                seed: int = 0) -> nn.Module:
-    """Build a detector as ``tools/image_demo.py`` does, in eval mode.
+    """Build a detector and load its checkpoint strictly, as the
+    inferencer does (``mmioc_rtvp.apis.build_detector``: a checkpoint that
+    does not match its config is refused naming both; frozen encoders left
+    out of slim checkpoints are rebuilt from their own files), in eval mode.
 
     Args:
         config (str): Config file.
@@ -76,7 +79,7 @@ def load_model(config: str,
     Returns:
         nn.Module: The model, with ``.cfg`` set to the merged config.
     """
-    from mmdet.apis import init_detector
+    from mmioc_rtvp.apis import build_detector
     if not osp.isfile(config):
         raise FileNotFoundError(f'no such config file: {config}')
     random_weights = checkpoint.lower() == 'none'
@@ -88,10 +91,8 @@ def load_model(config: str,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     torch.manual_seed(seed)
-    # palette='random': no need to build the test dataset for its palette
-    return init_detector(
-        cfg, None if random_weights else checkpoint, palette='random',
-        device=device)
+    model, _ = build_detector(cfg, None if random_weights else checkpoint)
+    return model.to(device)
 
 
 def prepare_inputs(model: nn.Module, pipeline: Compose,
