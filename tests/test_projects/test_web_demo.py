@@ -161,6 +161,40 @@ def test_allowed_paths_resolve_inside_only(allowed_dir, tmp_path):
     assert allowed.list_images(10) == [os.path.join('sub', 'part.png')]
 
 
+def test_allowed_paths_read_checks_the_file_actually_opened(
+        allowed_dir, tmp_path):
+    """A folder swapped for a link between the check and the open (the
+    race of check-then-open) does not lead the read outside."""
+    allowed = AllowedPaths([str(allowed_dir)])
+    part = png_bytes(random_image(20, 30, 0))
+    assert allowed.read('sub/part.png', LIMIT) == part
+    checked = allowed.resolve('sub/part.png')
+    # after the check, 'sub' becomes a link to a folder outside
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (elsewhere / 'part.png').write_bytes(b'secret bytes')
+    os.rename(allowed_dir / 'sub', allowed_dir / 'sub_old')
+    os.symlink(elsewhere, allowed_dir / 'sub')
+    with pytest.raises(InputRejected, match='not inside the allowed') as e:
+        allowed.read_resolved(checked, LIMIT)
+    assert e.value.status == 403
+    # a final component swapped for a link is not followed at all
+    os.remove(allowed_dir / 'sub')
+    os.rename(allowed_dir / 'sub_old', allowed_dir / 'sub')
+    os.remove(allowed_dir / 'sub' / 'part.png')
+    os.symlink(elsewhere / 'part.png', allowed_dir / 'sub' / 'part.png')
+    with pytest.raises(InputRejected, match='cannot be opened') as e:
+        allowed.read_resolved(checked, LIMIT)
+    assert e.value.status == 403
+
+
+def test_allowed_paths_read_refuses_files_over_the_limit(allowed_dir):
+    size = len(png_bytes(random_image(20, 30, 0)))
+    with pytest.raises(InputRejected, match=f'larger than {size - 1}') as e:
+        AllowedPaths([str(allowed_dir)]).read('sub/part.png', size - 1)
+    assert e.value.status == 413
+
+
 def test_allowed_paths_none_reads_nothing():
     with pytest.raises(InputRejected, match='reads no files'):
         AllowedPaths([]).resolve('a.png')

@@ -75,6 +75,58 @@ class AllowedPaths:
                 f'({", ".join(IMAGE_SUFFIXES)})', status=415)
         return found[0]
 
+    def read(self, path: str, max_bytes: int) -> bytes:
+        """The bytes of an image file inside a folder, checked where it
+        was actually opened.
+
+        :meth:`resolve` checks a path, then the file is opened: a folder
+        swapped for a link in between would redirect the open. So the file
+        is opened without following a final link, and the path of the OPEN
+        file (``/proc/self/fd`` on Linux; elsewhere its device and inode
+        against the checked path's) must still lie inside the folders.
+
+        Args:
+            path (str): As sent by the client.
+            max_bytes (int): Largest file accepted.
+
+        Returns:
+            bytes: The file's content.
+
+        Raises:
+            InputRejected: as :meth:`resolve`; 403 if the opened file is not
+                the checked one; 413 over ``max_bytes``.
+        """
+        return self.read_resolved(self.resolve(path), max_bytes)
+
+    def read_resolved(self, real_path: str, max_bytes: int) -> bytes:
+        """Open an already checked real path and check the opened file
+        (see :meth:`read`)."""
+        try:
+            fd = os.open(real_path,
+                         os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        except OSError as err:
+            raise InputRejected(
+                f'{osp.basename(real_path)!r}: cannot be opened '
+                f'({err.strerror})', status=403) from err
+        with os.fdopen(fd, 'rb') as f:
+            proc_link = f'/proc/self/fd/{fd}'
+            if osp.islink(proc_link):
+                opened_inside = self.contains(os.readlink(proc_link))
+            else:  # no /proc: the open file must be the checked one
+                st, opened = os.stat(real_path), os.fstat(fd)
+                opened_inside = (st.st_dev, st.st_ino) == (opened.st_dev,
+                                                           opened.st_ino)
+            if not opened_inside:
+                raise InputRejected(
+                    f'{osp.basename(real_path)!r}: the file opened is not '
+                    'inside the allowed folders', status=403)
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise InputRejected(
+                f'{osp.basename(real_path)!r}: larger than {max_bytes} bytes',
+                status=413)
+        return data
+
     def list_images(self, limit: int) -> List[str]:
         """Up to ``limit`` image files, as paths relative to their folder.
 

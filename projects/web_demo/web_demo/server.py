@@ -8,13 +8,14 @@
     POST /api/predict    multipart: ``image`` (file) or ``path``, ``prompts``
                          (one per line or comma-separated), ``score_thr``
 """
+import mimetypes
 import os.path as osp
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -143,8 +144,12 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
         return dict(images=images)
 
     @app.get('/api/image')
-    async def image(path: str) -> FileResponse:
-        return FileResponse(allowed.resolve(path))
+    async def image(path: str) -> Response:
+        data = await run_in_threadpool(allowed.read, path,
+                                       settings.max_upload_bytes)
+        media_type = mimetypes.guess_type(path)[0]
+        return Response(data, media_type=media_type or
+                        'application/octet-stream')
 
     @app.post('/api/predict')
     async def predict(request: Request) -> dict:
@@ -162,8 +167,8 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
                 data = await upload.read(settings.max_upload_bytes + 1)
             elif path:
                 name = str(path)
-                with open(allowed.resolve(name), 'rb') as f:
-                    data = f.read(settings.max_upload_bytes + 1)
+                data = await run_in_threadpool(allowed.read, name,
+                                               settings.max_upload_bytes)
             else:
                 raise InputRejected('no image: upload a file or choose an '
                                     'image of the allowed folders')
