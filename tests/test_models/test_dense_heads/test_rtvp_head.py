@@ -31,6 +31,17 @@ def setup():
     return model, img_feats, txt, data['data_samples']
 
 
+def head_module_cfg(module):
+    """Arguments that rebuild the tiny model's head module."""
+    return dict(
+        num_classes=module.num_classes,
+        in_channels=[256, 512, 1024],
+        widen_factor=0.125,
+        embed_dims=16,
+        featmap_strides=[8, 16, 32],
+        reg_max=16)
+
+
 def test_infonce_equals_a_loop_over_the_assigned_positives(setup):
     model, img_feats, txt, samples = setup
     head = model.bbox_head
@@ -81,13 +92,7 @@ def test_assigner_is_restored_after_an_error(setup):
 def test_head_module_matches_yolo_world_in_eval_and_adds_embeddings(setup):
     model, img_feats, txt, _ = setup
     module = model.bbox_head.head_module
-    cfg = dict(
-        num_classes=module.num_classes,
-        in_channels=[256, 512, 1024],
-        widen_factor=0.125,
-        embed_dims=16,
-        featmap_strides=[8, 16, 32],
-        reg_max=16)
+    cfg = head_module_cfg(module)
     plain = YOLOWorldHeadModule(**cfg)
     plain.load_state_dict(module.state_dict())
     plain.eval()
@@ -138,13 +143,7 @@ def test_normalized_region_embeddings_are_the_bn_output_used_once(setup):
     forward (not twice)."""
     model, img_feats, txt, _ = setup
     module = model.bbox_head.head_module
-    cfg = dict(
-        num_classes=module.num_classes,
-        in_channels=[256, 512, 1024],
-        widen_factor=0.125,
-        embed_dims=16,
-        featmap_strides=[8, 16, 32],
-        reg_max=16)
+    cfg = head_module_cfg(module)
     raw = RTVPHeadModule(**cfg)
     normed = RTVPHeadModule(region_embeddings='normalized', **cfg)
     raw.load_state_dict(module.state_dict())
