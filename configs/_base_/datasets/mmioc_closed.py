@@ -57,8 +57,11 @@ albu_train_transforms = [
     dict(type='CLAHE', p=0.01)
 ]
 last_transform = [
+    # mmioc_rtvp's Albu: mmdet's, with draws that follow the seeded global
+    # generator (mmdet's gives every process different albumentations with
+    # recent albumentations; docs/reliability.md)
     dict(
-        type='mmdet.Albu',
+        type='Albu',
         transforms=albu_train_transforms,
         bbox_params=dict(
             type='BboxParams',
