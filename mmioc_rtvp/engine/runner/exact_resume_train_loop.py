@@ -1,9 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """An epoch-based training loop whose resumed runs equal uninterrupted ones."""
-import logging
-import os
 import random
-import sys
 from typing import Optional
 
 import numpy as np
@@ -74,11 +71,11 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
        vocabulary (``metainfo['texts']``) is encoded once before training,
        sorted, in a fixed grouping, in every run.
 
-    Python's string hashing must be the same in every process of the job
-    (``PYTHONHASHSEED`` set, e.g. to 0): with a random one, the losses of
-    otherwise identical runs differ after a few iterations (measured on
-    RTVPNet-S-mini; the ordering that depends on it was not found). The
-    loop warns when it is not set.
+    Every random draw must come from those global generators: a transform
+    with a generator of its own, seeded from OS entropy, makes every process
+    differ (mmdet's ``Albu`` with albumentations 2.x did; the configs use
+    mmioc_rtvp's ``Albu``, which draws from NumPy's global generator).
+    ``PYTHONHASHSEED`` does not matter (measured: docs/reliability.md).
 
     Data-loader workers seed themselves when they start (MMEngine's
     ``worker_init_fn``); with ``persistent_workers=True`` they carry their
@@ -95,14 +92,6 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def run(self) -> torch.nn.Module:
         """Warm the text caches, then train (the parent's loop)."""
-        if sys.flags.hash_randomization and not os.environ.get(
-                'PYTHONHASHSEED'):
-            print_log(
-                'PYTHONHASHSEED is not set: a resumed run will not be '
-                'bit-identical to an uninterrupted one (string hashing '
-                'changes the results after a few iterations; measured); '
-                'set it, e.g. PYTHONHASHSEED=0, for every run of the job',
-                logger='current', level=logging.WARNING)
         self.warm_text_caches()
         return super().run()
 
