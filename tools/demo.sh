@@ -12,9 +12,6 @@ DATA="${DATA:-data/mmioc_mini}"
 NAME="$(basename "${CONFIG%.py}")"
 WORK_DIR="${WORK_DIR:-work_dirs/demo/$NAME}"
 t0=$SECONDS
-# string hashing changes a training's trajectory (docs/reliability.md): a
-# fixed value makes the demo repeatable on one machine and thread count
-export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
 
 for f in "$CONFIG" "$DATA/annotations/open_val.json" "$DATA/texts/unseen_class_texts.json"; do
   [[ -e "$f" ]] || { echo "demo: missing $f (run: make data)" >&2; exit 1; }

@@ -92,11 +92,8 @@ def summarise_values(values: Sequence[float]) -> str:
 
 
 def _run(cmd: List[str], log: str, threads: int) -> None:
-    # string hashing changes a training's trajectory (docs/reliability.md):
-    # a fixed PYTHONHASHSEED makes a (config, seed) run repeatable
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    env.setdefault('PYTHONHASHSEED', '0')
     with open(log, 'a') as f:
         f.write(f'$ {" ".join(cmd)}\n')
         f.flush()
@@ -135,7 +132,6 @@ def run_one(config: str, seed: int, root: str, threads: int,
             config=config,
             seed=seed,
             threads=threads,
-            pythonhashseed=os.environ.get('PYTHONHASHSEED', '0'),
             options=list(options),
             checkpoint=ckpt,
             train_seconds=round(train_s, 1))
