@@ -203,7 +203,8 @@ def test_ablations_were_found():
     tables = {c.split('/')[2] for c in ABLATIONS}
     assert tables == {
         'table7_components', 'table8_expert', 'table9_mask_ratio',
-        'table10_activation', 'table11_patch_size', 'table13_visual_encoder'
+        'table10_activation', 'table11_patch_size', 'table13_visual_encoder',
+        'infonce_geometry'
     }
 
 
@@ -250,6 +251,15 @@ def test_ablation_changes_only_its_switch(config, tiny_clip_512,
         assert model.visual_encoder.checkpoint is None
         for key in set(model) | set(ref):
             if key != 'visual_encoder':
+                assert model.get(key) == ref.get(key), key
+    elif name.endswith('_infonce_bn'):  # InfoNCE on the BN-ed regions
+        assert model.bbox_head.head_module.region_embeddings == 'normalized'
+        assert 'region_embeddings' not in ref.bbox_head.head_module
+        head = copy.deepcopy(model.bbox_head)
+        head.head_module.pop('region_embeddings')
+        assert head == ref.bbox_head
+        for key in set(model) | set(ref):
+            if key != 'bbox_head':
                 assert model.get(key) == ref.get(key), key
     else:  # Table X
         act = model.visual_prompt.activation_cfg
