@@ -30,9 +30,8 @@ class Albu(MMDetAlbu):
     ``Compose`` and all its transforms share (the draws of its transforms
     stay independent of each other). The augmentations are then a function
     of the global random state, which MMEngine seeds (per data-loader worker
-    too) and the loop re-seeds per iteration. With albumentations versions
-    whose ``Compose`` has no generators of its own (they draw from the
-    global ones), nothing is changed.
+    too) and the loop re-seeds per iteration. Needs albumentations >= 2.0
+    (``Compose.set_random_state``; requirements/runtime.txt).
 
     Args: as mmdet's ``Albu``.
     """
@@ -40,8 +39,7 @@ class Albu(MMDetAlbu):
     def transform(self, results: dict) -> dict:
         """Seed the albumentations from the global generator, then apply
         them (mmdet's ``Albu.transform``)."""
-        if hasattr(self.aug, 'set_random_state'):
-            seed = int(np.random.randint(0, 2**31 - 1))
-            self.aug.set_random_state(
-                np.random.default_rng(seed), random.Random(seed))
+        seed = int(np.random.randint(0, 2**31 - 1))
+        self.aug.set_random_state(
+            np.random.default_rng(seed), random.Random(seed))
         return super().transform(results)

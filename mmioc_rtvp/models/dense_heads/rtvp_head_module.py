@@ -57,10 +57,8 @@ class RTVPHeadModule(YOLOWorldHeadModule):
             return super().forward_class(img_feat, txt_feat, pad_mask,
                                          cls_pred, cls_contrast)
         embed = cls_contrast.normalize_regions(cls_pred(img_feat))
-        cls_logit = cls_contrast.logits(embed, txt_feat)
-        if pad_mask is not None:
-            cls_logit = cls_logit.masked_fill(pad_mask, self.padding_logit)
-        return embed, cls_logit
+        return embed, self.mask_padding(
+            cls_contrast.logits(embed, txt_feat), pad_mask)
 
     def forward_single(self, img_feat: Tensor, txt_feat: Tensor,
                        pad_mask: Tensor, cls_pred: nn.Module,

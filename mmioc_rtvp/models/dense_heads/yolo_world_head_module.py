@@ -173,10 +173,22 @@ class YOLOWorldHeadModule(YOLOv8HeadModule):
             logits (B, K, H, W).
         """
         embed = cls_pred(img_feat)
-        cls_logit = cls_contrast(embed, txt_feat)
-        if pad_mask is not None:
-            cls_logit = cls_logit.masked_fill(pad_mask, self.padding_logit)
-        return embed, cls_logit
+        return embed, self.mask_padding(cls_contrast(embed, txt_feat),
+                                        pad_mask)
+
+    def mask_padding(self, cls_logit: Tensor, pad_mask: Tensor) -> Tensor:
+        """Give padding prompts the constant ``padding_logit``.
+
+        Args:
+            cls_logit (Tensor): (B, K, H, W) class logits.
+            pad_mask (Tensor, optional): (B, K, 1, 1) True for padding.
+
+        Returns:
+            Tensor: (B, K, H, W).
+        """
+        if pad_mask is None:
+            return cls_logit
+        return cls_logit.masked_fill(pad_mask, self.padding_logit)
 
     def forward_box(self, img_feat: Tensor,
                     reg_pred: nn.Module) -> Tuple[Tensor, ...]:
