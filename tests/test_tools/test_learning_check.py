@@ -61,3 +61,109 @@ def test_run_refuses_a_missing_config(capsys):
 def test_latest_metrics_needs_a_json(tmp_path):
     with pytest.raises(FileNotFoundError, match='no test metrics'):
         lc.latest_metrics(str(tmp_path))
+
+
+def test_open_plan_has_the_generalized_test_and_closed_plan_one_test():
+    plan = lc.test_plan(
+        osp.join(REPO_ROOT, 'configs/baselines/yolo_world_s_open_mini.py'))
+    assert [name for name, _, _ in plan] == ['test', 'seen', 'generalized']
+    name, opts, keys = plan[2]
+    root = 'data/mmioc_mini/'
+    assert opts == [
+        'test_dataloader.dataset.dataset.ann_file='
+        'annotations/open_val_generalized.json',
+        f'test_dataloader.dataset.class_text_path={root}'
+        'texts/generalized_class_texts.json',
+        f'test_evaluator.ann_file={root}annotations/'
+        'open_val_generalized.json',
+        f'test_evaluator.seen_classes={root}annotations/open_val_seen.json',
+    ]
+    assert ('gen_hm_AP', 'coco/bbox_mAP_hm') in keys
+    assert ('gen_unseen_AP50', 'coco/bbox_mAP_50_unseen') in keys
+    assert [k for k, _ in plan[0][2]] == ['unseen_AP', 'unseen_AP50']
+    closed = lc.test_plan(
+        osp.join(REPO_ROOT, 'configs/baselines/yolov8_s_closed_mini.py'))
+    assert [(n, [k for k, _ in ks]) for n, _, ks in closed] == [
+        ('test', ['test_AP', 'test_AP50'])]
+
+
+class _FakeRuns:
+    """Stands in for ``_run``: training writes ``last_checkpoint``, a test
+    writes mmengine's metrics json with values that name the test."""
+
+    def __init__(self):
+        self.cmds = []
+
+    def __call__(self, cmd, log, threads):
+        self.cmds.append(cmd)
+        work_dir = cmd[cmd.index('--work-dir') + 1]
+        if cmd[1] == 'tools/train.py':
+            with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(work_dir, 'epoch_20.pth'))
+            return
+        value = {'test_test': 0.1, 'test_seen': 0.2,
+                 'test_generalized': 0.3}[osp.basename(work_dir)]
+        import os
+        os.makedirs(osp.join(work_dir, 'ts'))
+        metrics = {'coco/bbox_mAP': value, 'coco/bbox_mAP_50': 2 * value}
+        if value == 0.3:
+            metrics.update({'coco/bbox_mAP_hm': 0.25,
+                            'coco/bbox_mAP_50_hm': 0.5})
+        with open(osp.join(work_dir, 'ts', 'ts.json'), 'w') as f:
+            json.dump(metrics, f)
+
+
+def test_run_one_trains_once_then_adds_only_missing_tests(
+        tmp_path, monkeypatch):
+    config = osp.join(REPO_ROOT, 'configs/baselines/yolo_world_s_open_mini.py')
+    fake = _FakeRuns()
+    monkeypatch.setattr(lc, '_run', fake)
+    root = str(tmp_path)
+    assert lc.run_one(config, 3, root, 1, ['a=1']) is None
+    steps = [c[1] for c in fake.cmds]
+    assert steps == ['tools/train.py'] + ['tools/test.py'] * 3
+    assert 'randomness.seed=3' in fake.cmds[0]
+    result_file = osp.join(root, 'yolo_world_s_open_mini', 'seed3',
+                           'result.json')
+    with open(result_file) as f:
+        result = json.load(f)
+    assert (result['unseen_AP'], result['seen_AP50']) == (0.1, 0.4)
+    assert (result['gen_hm_AP'], result['gen_hm_AP50']) == (0.25, 0.5)
+    assert result['options'] == ['a=1']
+
+    # a result made before the generalized test existed: no training, one
+    # test on its checkpoint, with the options it was trained with
+    for key in [k for k in result if k.startswith('gen_')]:
+        del result[key]
+    with open(result_file, 'w') as f:
+        json.dump(result, f)
+    import shutil
+    shutil.rmtree(osp.join(root, 'yolo_world_s_open_mini', 'seed3',
+                           'test_generalized'))
+    fake.cmds.clear()
+    assert lc.run_one(config, 3, root, 1, ['b=2']) is None
+    assert len(fake.cmds) == 1
+    cmd = fake.cmds[0]
+    assert cmd[1:3] == ['tools/test.py', config]
+    assert cmd[3] == result['checkpoint']
+    assert 'a=1' in cmd and 'b=2' not in cmd
+    with open(result_file) as f:
+        assert json.load(f)['gen_hm_AP'] == 0.25
+
+    # complete: nothing runs
+    fake.cmds.clear()
+    assert lc.run_one(config, 3, root, 1, []) is None
+    assert fake.cmds == []
+
+
+def test_summarize_has_the_generalized_harmonic_mean(tmp_path):
+    root = str(tmp_path)
+    _result(root, 'a', 0, unseen_AP=0.1, gen_hm_AP=0.2, gen_hm_AP50=0.4,
+            train_seconds=60)
+    _result(root, 'a', 1, unseen_AP=0.1, gen_hm_AP=0.4, gen_hm_AP50=0.4,
+            train_seconds=60)
+    table = lc.summarize(root).splitlines()
+    assert table[0] == ('| config | seeds | unseen AP | gen. HM AP '
+                        '| gen. HM AP50 | train min |')
+    assert table[2] == ('| a | 0,1 | 0.100 ± 0.000 | 0.300 ± 0.141 '
+                        '| 0.400 ± 0.000 | 1.000 ± 0.000 |')

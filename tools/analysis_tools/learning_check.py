@@ -6,8 +6,13 @@ with ``randomness.seed=K`` and ``OMP_NUM_THREADS=--threads`` under ``nice``,
 ``--jobs`` runs at a time; then ``tools/test.py`` on the last checkpoint
 with the config's own test set (open split: the unseen classes) and, for
 open-split configs, once more on the seen classes (``open_val_seen`` with the
-seen vocabulary). Each run leaves ``ROOT/<config>/seed<K>/result.json``;
-finished runs are skipped, so the command can be re-run after a stop.
+seen vocabulary) and once with the generalized vocabulary (seen + unseen
+prompts on ``open_val_generalized``: the config's
+``generalized_test_options``; seen / unseen AP and their harmonic mean).
+Each run leaves ``ROOT/<config>/seed<K>/result.json``; finished runs are
+skipped, and a run whose result lacks a test (e.g. made before the
+generalized test existed) gets only that test, so the command can be re-run
+after a stop.
 
     python tools/analysis_tools/learning_check.py run \\
         configs/rtvpnet_s_mini.py configs/baselines/yolo_world_s_open_mini.py \\
@@ -15,8 +20,8 @@ finished runs are skipped, so the command can be re-run after a stop.
     python tools/analysis_tools/learning_check.py summarize
 
 ``summarize`` prints a markdown table: per config, the number of seeds and
-mean +- sample standard deviation of unseen / seen AP and AP50 and of the
-training wall time.
+mean +- sample standard deviation of unseen / seen AP and AP50, of the
+generalized harmonic-mean AP / AP50 and of the training wall time.
 """
 import argparse
 import glob
@@ -34,6 +39,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_ROOT = 'work_dirs/learning_check'
 #: (result key, metric key in mmengine's test json)
 METRICS = (('AP', 'coco/bbox_mAP'), ('AP50', 'coco/bbox_mAP_50'))
+#: the generalized test's keys: MMIOCMetric's seen / unseen / harmonic mean
+GENERALIZED_METRICS = tuple(
+    (f'gen_{group}_{short}', f'coco/bbox_{key}_{group}')
+    for group in ('hm', 'seen', 'unseen')
+    for short, key in (('AP', 'mAP'), ('AP50', 'mAP_50')))
 
 
 def run_name(config: str) -> str:
@@ -61,13 +71,44 @@ def describe_config(config: str) -> Tuple[bool, str, int]:
     Open split = the test vocabulary is the unseen class-text file.
     """
     from mmengine.config import Config
-    cfg = Config.fromfile(config)
+    return _describe(Config.fromfile(config))
+
+
+def _describe(cfg) -> Tuple[bool, str, int]:
     test_ds = cfg.test_dataloader.dataset
     text_path = str(test_ds.get('class_text_path', ''))
     inner = test_ds.get('dataset', test_ds)
     data_root = str(inner.get('data_root', 'data/mmioc_mini/'))
     num_train = int(cfg.model.get('num_train_classes', 0) or 0)
     return 'unseen' in osp.basename(text_path), data_root, num_train
+
+
+#: one test of a run: (name, extra --cfg-options, [(result key, json key)])
+TestSpec = Tuple[str, List[str], List[Tuple[str, str]]]
+
+
+def test_plan(config: str) -> List[TestSpec]:
+    """The tests of one run. Closed split: the config's test (``test_AP``,
+    ``test_AP50``). Open split: the unseen classes (``unseen_*``), the seen
+    classes (``seen_*``) and, when the config lists
+    ``generalized_test_options``, the generalized vocabulary (``gen_*``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    is_open, data_root, num_train = _describe(cfg)
+
+    def keys(prefix: str) -> List[Tuple[str, str]]:
+        return [(f'{prefix}_{short}', long) for short, long in METRICS]
+
+    if not is_open:
+        return [('test', [], keys('test'))]
+    plan = [('test', [], keys('unseen')),
+            ('seen', seen_test_options(data_root, num_train), keys('seen'))]
+    generalized = cfg.get('generalized_test_options')
+    if generalized:
+        plan.append(('generalized',
+                     [f'{k}={v}' for k, v in generalized.items()],
+                     list(GENERALIZED_METRICS)))
+    return plan
 
 
 def latest_metrics(test_dir: str) -> Dict[str, float]:
@@ -109,47 +150,55 @@ def _run(cmd: List[str], log: str, threads: int) -> None:
 
 def run_one(config: str, seed: int, root: str, threads: int,
             options: Sequence[str]) -> Optional[str]:
-    """Train, test (unseen and seen) and write ``result.json``; returns
-    None on success or a one-line error."""
+    """Train, run every test of :func:`test_plan` and write
+    ``result.json``; returns None on success or a one-line error.
+
+    A run with a ``result.json`` is not trained again; the tests whose keys
+    it lacks are run on its checkpoint with the options it was trained with.
+    """
     work_dir = osp.join(root, run_name(config), f'seed{seed}')
     result_file = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_file):
-        return None
     os.makedirs(work_dir, exist_ok=True)
     log = osp.join(work_dir, 'learning_check.log')
     py = sys.executable
     try:
-        is_open, data_root, num_train = describe_config(config)
-        t0 = time.time()
-        _run([
-            py, 'tools/train.py', config, '--work-dir', work_dir,
-            '--cfg-options', f'randomness.seed={seed}', *options
-        ], log, threads)
-        train_s = time.time() - t0
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            ckpt = f.read().strip()
-        result = dict(
-            config=config,
-            seed=seed,
-            threads=threads,
-            options=list(options),
-            checkpoint=ckpt,
-            train_seconds=round(train_s, 1))
-        tests = [('test', [])]
-        if is_open:
-            tests.append(('seen', seen_test_options(data_root, num_train)))
-        for name, extra in tests:
+        plan = test_plan(config)
+        if osp.isfile(result_file):
+            with open(result_file) as f:
+                result = json.load(f)
+            options = result.get('options', list(options))
+        else:
+            t0 = time.time()
+            _run([
+                py, 'tools/train.py', config, '--work-dir', work_dir,
+                '--cfg-options', f'randomness.seed={seed}', *options
+            ], log, threads)
+            train_s = time.time() - t0
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                ckpt = f.read().strip()
+            result = dict(
+                config=config,
+                seed=seed,
+                threads=threads,
+                options=list(options),
+                checkpoint=ckpt,
+                train_seconds=round(train_s, 1))
+        for name, extra, keys in plan:
+            if all(key in result for key, _ in keys):
+                continue
             test_dir = osp.join(work_dir, f'test_{name}')
-            cmd = [py, 'tools/test.py', config, ckpt, '--work-dir', test_dir]
+            cmd = [
+                py, 'tools/test.py', config, result['checkpoint'],
+                '--work-dir', test_dir
+            ]
             if extra or options:
                 cmd += ['--cfg-options', *options, *extra]
             _run(cmd, log, threads)
             metrics = latest_metrics(test_dir)
-            key = 'unseen' if (is_open and name == 'test') else name
-            for short, long in METRICS:
-                result[f'{key}_{short}'] = metrics.get(long)
-        with open(result_file, 'w') as f:
-            json.dump(result, f, indent=1)
+            for key, long in keys:
+                result[key] = metrics.get(long)
+            with open(result_file, 'w') as f:
+                json.dump(result, f, indent=1)
         return None
     except Exception as err:  # reported, the other runs go on
         return f'{config} seed {seed}: {err}'
@@ -165,6 +214,7 @@ def summarize(root: str) -> str:
         groups.setdefault(run_name(res['config']), []).append(res)
     cols = [('unseen_AP', 'unseen AP'), ('unseen_AP50', 'unseen AP50'),
             ('seen_AP', 'seen AP'), ('seen_AP50', 'seen AP50'),
+            ('gen_hm_AP', 'gen. HM AP'), ('gen_hm_AP50', 'gen. HM AP50'),
             ('test_AP', 'AP (closed)'), ('test_AP50', 'AP50 (closed)')]
     used = [(k, t) for k, t in cols
             if any(r.get(k) is not None for g in groups.values() for r in g)]
