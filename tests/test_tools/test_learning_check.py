@@ -167,3 +167,27 @@ def test_summarize_has_the_generalized_harmonic_mean(tmp_path):
                         '| gen. HM AP50 | train min |')
     assert table[2] == ('| a | 0,1 | 0.100 ± 0.000 | 0.300 ± 0.141 '
                         '| 0.400 ± 0.000 | 1.000 ± 0.000 |')
+
+
+def test_summarize_paired_differences_by_seed(tmp_path, capsys):
+    root = str(tmp_path)
+    _result(root, 'ref', 0, unseen_AP=0.10, seen_AP=0.2, train_seconds=60)
+    _result(root, 'ref', 1, unseen_AP=0.30, seen_AP=0.2, train_seconds=60)
+    _result(root, 'abl', 0, unseen_AP=0.05, seen_AP=0.3, train_seconds=60)
+    _result(root, 'abl', 1, unseen_AP=0.35, seen_AP=0.2, train_seconds=60)
+    # seed 2 has no reference run: not paired
+    _result(root, 'abl', 2, unseen_AP=0.90, seen_AP=0.9, train_seconds=60)
+    _result(root, 'other', 5, unseen_AP=0.0, train_seconds=60)
+    # a closed-split run on a reference seed: no column in common
+    _result(root, 'closed', 0, test_AP=0.5, train_seconds=60)
+    table = lc.summarize_paired(root, 'ref').splitlines()
+    assert table[0] == ('| config - ref | paired seeds | Δ unseen AP '
+                        '| Δ seen AP |')
+    # differences (-0.05, +0.05): mean 0, std 0.0707; seen (+0.1, 0)
+    assert table[2] == ('| abl | 0,1 | +0.000 ± 0.071 '
+                        '| +0.050 ± 0.071 |')
+    # 'other' shares no seed, 'closed' no metric; 'ref' is not listed, and
+    # the closed column, without any pair, is left out
+    assert len(table) == 3
+    assert lc.main(['summarize', '--root', root, '--paired', 'nope']) == 2
+    assert "no results of 'nope'" in capsys.readouterr().err

@@ -17,11 +17,13 @@ after a stop.
     python tools/analysis_tools/learning_check.py run \\
         configs/rtvpnet_s_mini.py configs/baselines/yolo_world_s_open_mini.py \\
         --seeds 0 1 2 --jobs 2 --threads 1
-    python tools/analysis_tools/learning_check.py summarize
+    python tools/analysis_tools/learning_check.py summarize \\
+        --paired rtvpnet_s_mini
 
 ``summarize`` prints a markdown table: per config, the number of seeds and
 mean +- sample standard deviation of unseen / seen AP and AP50, of the
-generalized harmonic-mean AP / AP50 and of the training wall time.
+generalized harmonic-mean AP / AP50 and of the training wall time;
+``--paired NAME`` adds each config's difference to NAME, seed by seed.
 """
 import argparse
 import glob
@@ -122,14 +124,16 @@ def latest_metrics(test_dir: str) -> Dict[str, float]:
         return json.load(f)
 
 
-def summarise_values(values: Sequence[float]) -> str:
-    """``mean +- sample std`` (``mean`` alone for one value), 3 decimals."""
+def summarise_values(values: Sequence[float], signed: bool = False) -> str:
+    """``mean +- sample std`` (``mean`` alone for one value), 3 decimals;
+    ``signed`` writes the mean's sign (differences)."""
     if not values:
         return '-'
-    mean = statistics.fmean(values)
+    mean = round(statistics.fmean(values), 3) + 0.0  # no '-0.000'
+    text = f'{mean:+.3f}' if signed else f'{mean:.3f}'
     if len(values) == 1:
-        return f'{mean:.3f}'
-    return f'{mean:.3f} ± {statistics.stdev(values):.3f}'
+        return text
+    return f'{text} ± {statistics.stdev(values):.3f}'
 
 
 def _run(cmd: List[str], log: str, threads: int) -> None:
@@ -204,35 +208,84 @@ def run_one(config: str, seed: int, root: str, threads: int,
         return f'{config} seed {seed}: {err}'
 
 
-def summarize(root: str) -> str:
-    """Markdown table of every ``result.json`` under ``root``."""
+#: the table's columns: (result key, title)
+COLUMNS = (('unseen_AP', 'unseen AP'), ('unseen_AP50', 'unseen AP50'),
+           ('seen_AP', 'seen AP'), ('seen_AP50', 'seen AP50'),
+           ('gen_hm_AP', 'gen. HM AP'), ('gen_hm_AP50', 'gen. HM AP50'),
+           ('test_AP', 'AP (closed)'), ('test_AP50', 'AP50 (closed)'))
+
+
+def load_results(root: str) -> Dict[str, List[dict]]:
+    """Every ``result.json`` under ``root``, grouped by config name, sorted
+    by seed."""
     groups: Dict[str, List[dict]] = {}
     for path in sorted(glob.glob(osp.join(root, '*', 'seed*',
                                           'result.json'))):
         with open(path) as f:
             res = json.load(f)
         groups.setdefault(run_name(res['config']), []).append(res)
-    cols = [('unseen_AP', 'unseen AP'), ('unseen_AP50', 'unseen AP50'),
-            ('seen_AP', 'seen AP'), ('seen_AP50', 'seen AP50'),
-            ('gen_hm_AP', 'gen. HM AP'), ('gen_hm_AP50', 'gen. HM AP50'),
-            ('test_AP', 'AP (closed)'), ('test_AP50', 'AP50 (closed)')]
-    used = [(k, t) for k, t in cols
+    for runs in groups.values():
+        runs.sort(key=lambda r: r['seed'])
+    return groups
+
+
+def _used_columns(groups: Dict[str, List[dict]]) -> List[Tuple[str, str]]:
+    return [(k, t) for k, t in COLUMNS
             if any(r.get(k) is not None for g in groups.values() for r in g)]
-    lines = [
-        '| config | seeds | ' + ' | '.join(t for _, t in used) +
-        ' | train min |', '|---|---|' + '---|' * (len(used) + 1)
-    ]
+
+
+def _table(head: List[str], rows: List[List[str]]) -> str:
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def summarize(root: str) -> str:
+    """Markdown table of every ``result.json`` under ``root``."""
+    groups = load_results(root)
+    used = _used_columns(groups)
+    rows = []
     for name, runs in sorted(groups.items()):
-        seeds = ','.join(str(r['seed']) for r in sorted(
-            runs, key=lambda r: r['seed']))
+        seeds = ','.join(str(r['seed']) for r in runs)
         cells = [
             summarise_values([r[k] for r in runs if r.get(k) is not None])
             for k, _ in used
         ]
         mins = summarise_values([r['train_seconds'] / 60 for r in runs])
-        lines.append(f'| {name} | {seeds} | ' + ' | '.join(cells) +
-                     f' | {mins} |')
-    return '\n'.join(lines)
+        rows.append([name, seeds, *cells, mins])
+    return _table(['config', 'seeds', *(t for _, t in used), 'train min'],
+                  rows)
+
+
+def summarize_paired(root: str, reference: str) -> str:
+    """Markdown table of each config's difference to ``reference``, paired
+    by seed: per column, mean +- sample std of (config - reference) over the
+    seeds both have. A shared seed gives both runs the same sampler order
+    and augmentation stream; how much of the seed-to-seed spread the pairing
+    cancels is an empirical matter (read it next to the unpaired std)."""
+    groups = load_results(root)
+    if reference not in groups:
+        raise KeyError(f'no results of {reference!r} under {root}')
+    ref = {r['seed']: r for r in groups[reference]}
+    used = _used_columns(groups)
+    rows = []
+    for name, runs in sorted(groups.items()):
+        pairs = [(r, ref[r['seed']]) for r in runs if r['seed'] in ref]
+        cells = []
+        for key, _ in used:
+            diffs = [
+                a[key] - b[key] for a, b in pairs
+                if a.get(key) is not None and b.get(key) is not None
+            ]
+            cells.append(summarise_values(diffs, signed=True))
+        if name != reference and any(c != '-' for c in cells):
+            seeds = ','.join(str(a['seed']) for a, _ in pairs)
+            rows.append([name, seeds, *cells])
+    # columns without any pair (e.g. closed-split AP against an open config)
+    keep = [i for i in range(len(used)) if any(r[2 + i] != '-' for r in rows)]
+    return _table(['config - ' + reference, 'paired seeds'] +
+                  [f'Δ {used[i][1]}' for i in keep],
+                  [r[:2] + [r[2 + i] for i in keep] for r in rows])
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -250,6 +303,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='key=value overrides for every run')
     summ = sub.add_parser('summarize', help='markdown table of the results')
     summ.add_argument('--root', default=DEFAULT_ROOT)
+    summ.add_argument(
+        '--paired',
+        metavar='CONFIG_NAME',
+        help='also print each config minus this one (e.g. rtvpnet_s_mini), '
+        'paired by seed')
     return parser.parse_args(argv)
 
 
@@ -257,6 +315,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.cmd == 'summarize':
         print(summarize(args.root))
+        if args.paired:
+            try:
+                paired = summarize_paired(args.root, args.paired)
+            except KeyError as err:
+                print(f'learning_check: {err.args[0]}', file=sys.stderr)
+                return 2
+            print('\n' + paired)
         return 0
     for config in args.configs:
         if not osp.isfile(config):
