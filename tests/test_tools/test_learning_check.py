@@ -191,3 +191,17 @@ def test_summarize_paired_differences_by_seed(tmp_path, capsys):
     assert len(table) == 3
     assert lc.main(['summarize', '--root', root, '--paired', 'nope']) == 2
     assert "no results of 'nope'" in capsys.readouterr().err
+
+
+def test_list_runs_has_a_row_per_run(tmp_path, capsys):
+    root = str(tmp_path)
+    _result(root, 'b', 1, unseen_AP=0.25, test_AP=None, train_seconds=90)
+    _result(root, 'a', 0, unseen_AP=None, test_AP=0.5, train_seconds=600)
+    assert lc.list_runs(root).splitlines() == [
+        '| config | seed | unseen AP | AP (closed) | train min |',
+        '|---|---|---|---|---|',
+        '| a | 0 | - | 0.500 | 10.0 |',
+        '| b | 1 | 0.250 | - | 1.5 |',
+    ]
+    assert lc.main(['summarize', '--root', root, '--runs']) == 0
+    assert '| b | 1 | 0.250 | - | 1.5 |' in capsys.readouterr().out

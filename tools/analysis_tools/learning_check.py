@@ -15,15 +15,17 @@ generalized test existed) gets only that test, so the command can be re-run
 after a stop.
 
     python tools/analysis_tools/learning_check.py run \\
-        configs/rtvpnet_s_mini.py configs/baselines/yolo_world_s_open_mini.py \\
+        configs/rtvpnet_s_mini.py \\
+        configs/baselines/yolo_world_s_open_mini.py \\
         --seeds 0 1 2 --jobs 2 --threads 1
-    python tools/analysis_tools/learning_check.py summarize \\
+    python tools/analysis_tools/learning_check.py summarize --runs \\
         --paired rtvpnet_s_mini
 
 ``summarize`` prints a markdown table: per config, the number of seeds and
 mean +- sample standard deviation of unseen / seen AP and AP50, of the
 generalized harmonic-mean AP / AP50 and of the training wall time;
-``--paired NAME`` adds each config's difference to NAME, seed by seed.
+``--runs`` adds one row per run, ``--paired NAME`` each config's difference
+to NAME, seed by seed.
 """
 import argparse
 import glob
@@ -257,6 +259,22 @@ def summarize(root: str) -> str:
                   rows)
 
 
+def list_runs(root: str) -> str:
+    """Markdown table with one row per run (config, seed, every column,
+    training minutes)."""
+    groups = load_results(root)
+    used = _used_columns(groups)
+
+    def cell(value) -> str:
+        return '-' if value is None else f'{value:.3f}'
+
+    rows = [[name, str(r['seed']), *(cell(r.get(k)) for k, _ in used),
+             f"{r['train_seconds'] / 60:.1f}"]
+            for name, runs in sorted(groups.items()) for r in runs]
+    return _table(['config', 'seed', *(t for _, t in used), 'train min'],
+                  rows)
+
+
 def summarize_paired(root: str, reference: str) -> str:
     """Markdown table of each config's difference to ``reference``, paired
     by seed: per column, mean +- sample std of (config - reference) over the
@@ -304,6 +322,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     summ = sub.add_parser('summarize', help='markdown table of the results')
     summ.add_argument('--root', default=DEFAULT_ROOT)
     summ.add_argument(
+        '--runs', action='store_true', help='also print one row per run')
+    summ.add_argument(
         '--paired',
         metavar='CONFIG_NAME',
         help='also print each config minus this one (e.g. rtvpnet_s_mini), '
@@ -315,6 +335,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.cmd == 'summarize':
         print(summarize(args.root))
+        if args.runs:
+            print('\n' + list_runs(args.root))
         if args.paired:
             try:
                 paired = summarize_paired(args.root, args.paired)
