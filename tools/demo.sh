@@ -2,11 +2,14 @@
 # `make demo`: train RTVPNet-S-mini on MMIOC-mini's open split with mim, test it
 # on the unseen classes, draw its boxes for free-text prompts and its refined
 # visual prompts (paper Fig. 13) on the same image.
-#   DEMO_CONFIG=configs/... bash tools/demo.sh   (run from the repo root, venv on PATH)
+#   DEMO_CONFIG=configs/... bash tools/demo.sh   (venv on PATH; run from a
+#   directory holding $DATA, by default data/mmioc_mini: the repo root for
+#   `make demo`)
 #   DEMO_CFG_OPTIONS="train_cfg.max_epochs=2" ...  overrides for the training
 #   step (e.g. a quick run through every step; the figures mean nothing then)
 set -euo pipefail
-CONFIG="${DEMO_CONFIG:-configs/rtvpnet_s_mini.py}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CONFIG="${DEMO_CONFIG:-$REPO/configs/rtvpnet_s_mini.py}"
 read -r -a CFG_OPTIONS <<< "${DEMO_CFG_OPTIONS:-}"
 DATA="${DATA:-data/mmioc_mini}"
 NAME="$(basename "${CONFIG%.py}")"
@@ -41,7 +44,7 @@ print(f"{root}/images/{image['file_name']}", '|'.join(names))
 PY
 )
 IFS='|' read -r -a TEXTS <<< "$PROMPTS"
-python tools/image_demo.py "$CONFIG" "$CKPT" "$IMAGE" --texts "${TEXTS[@]}" \
+python "$REPO/tools/image_demo.py" "$CONFIG" "$CKPT" "$IMAGE" --texts "${TEXTS[@]}" \
   --out "$WORK_DIR/prediction.jpg" --score-thr 0.25
 
 if python - "$CONFIG" <<'PY'
@@ -51,7 +54,7 @@ sys.exit(0 if Config.fromfile(sys.argv[1]).model.get('visual_encoder') else 1)
 PY
 then
   echo "== demo 4/4: refined visual prompts on that image (paper Fig. 13)"
-  python tools/analysis_tools/visualize_prompts.py "$CONFIG" "$CKPT" "$IMAGE" \
+  python "$REPO/tools/analysis_tools/visualize_prompts.py" "$CONFIG" "$CKPT" "$IMAGE" \
     --ann-file "$DATA/annotations/open_val.json" --out-dir "$WORK_DIR/prompt_maps" \
     --map score --level mean
 else

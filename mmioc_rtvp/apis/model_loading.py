@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mmioc_rtvp.engine.hooks.slim_checkpoint_hook import SLIM_META_KEY
 from mmioc_rtvp.registry import MODELS
@@ -173,10 +174,15 @@ def build_detector(cfg: Config,
 
     Returns:
         tuple: ``(model, checkpoint)``; ``checkpoint`` is ``{}`` without
-        weights. The model is on the CPU in eval mode, with ``cfg`` and
+        weights. The config's ``default_scope`` (``mmioc_rtvp`` when unset)
+        becomes the current default scope. The model is on the CPU in eval mode, with ``cfg`` and
         ``dataset_meta`` (lower-case keys of ``meta['dataset_meta']``)
         attached.
     """
+    # the nested builds of mmengine's BaseModel (data preprocessor) resolve
+    # through the default scope: set it, as mmdet's init_detector does, so
+    # that a script needs nothing else (the inferencer sets it too)
+    init_default_scope(cfg.get('default_scope', 'mmioc_rtvp'))
     checkpoint = read_checkpoint(weights) if weights else {}
     model = MODELS.build(model_config_for(cfg, checkpoint or None))
     if weights:
