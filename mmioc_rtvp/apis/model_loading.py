@@ -174,10 +174,10 @@ def build_detector(cfg: Config,
 
     Returns:
         tuple: ``(model, checkpoint)``; ``checkpoint`` is ``{}`` without
-        weights. The config's ``default_scope`` (``mmioc_rtvp`` when unset)
-        becomes the current default scope. The model is on the CPU in eval mode, with ``cfg`` and
+        weights. The model is on the CPU in eval mode, with ``cfg`` and
         ``dataset_meta`` (lower-case keys of ``meta['dataset_meta']``)
-        attached.
+        attached. The config's ``default_scope`` (``mmioc_rtvp`` when
+        unset) becomes the current default scope.
     """
     # the nested builds of mmengine's BaseModel (data preprocessor) resolve
     # through the default scope: set it, as mmdet's init_detector does, so

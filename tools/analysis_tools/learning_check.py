@@ -69,16 +69,14 @@ def seen_test_options(data_root: str, num_seen: int) -> List[str]:
     ]
 
 
-def describe_config(config: str) -> Tuple[bool, str, int]:
-    """Whether a config is open-split, its data root and training classes.
+def describe_config(config) -> Tuple[bool, str, int]:
+    """Whether a config (a file or a loaded ``Config``) is open-split, its
+    data root and its number of training classes.
 
     Open split = the test vocabulary is the unseen class-text file.
     """
     from mmengine.config import Config
-    return _describe(Config.fromfile(config))
-
-
-def _describe(cfg) -> Tuple[bool, str, int]:
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
     test_ds = cfg.test_dataloader.dataset
     text_path = str(test_ds.get('class_text_path', ''))
     inner = test_ds.get('dataset', test_ds)
@@ -98,7 +96,7 @@ def test_plan(config: str) -> List[TestSpec]:
     ``generalized_test_options``, the generalized vocabulary (``gen_*``)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
-    is_open, data_root, num_train = _describe(cfg)
+    is_open, data_root, num_train = describe_config(cfg)
 
     def keys(prefix: str) -> List[Tuple[str, str]]:
         return [(f'{prefix}_{short}', long) for short, long in METRICS]
