@@ -2,7 +2,7 @@
 """Benchmark: ``MMIOCDataset`` initialisation against ``mmdet.CocoDataset``.
 
 Generates (once, cached) a synthetic MMIOC annotation file with
-:func:`mmioc_rtvp.toolkit.synthetic.make_synthetic_mmioc`, then measures in
+:func:`mmioc_rtvp.testing.synthetic_mmioc.make_synthetic_mmioc`, then measures in
 one fresh subprocess per implementation, so that peak RSS is clean:
 
 - ``init``: the wall time of the constructor with ``lazy_init=False`` and its
@@ -112,8 +112,8 @@ def synthetic_file(num_images: int, num_boxes: int, seed: int,
 
 def generate(path: str, num_images: int, num_boxes: int, seed: int) -> None:
     """Write the synthetic annotation file and its class names."""
-    from mmioc_rtvp.toolkit.io import dump_json
-    from mmioc_rtvp.toolkit.synthetic import make_synthetic_mmioc
+    from mmioc_rtvp.format.io import dump_json
+    from mmioc_rtvp.testing.synthetic_mmioc import make_synthetic_mmioc
     data = make_synthetic_mmioc(num_images, num_boxes, seed=seed)
     dump_json([c['name'] for c in data['categories']], classes_file(path))
     dump_json(data, path)

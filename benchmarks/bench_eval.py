@@ -2,7 +2,7 @@
 """COCO bbox evaluation time: pycocotools vs the fast backend, one run.
 
 Generates random ground truth and detections
-(:func:`mmioc_rtvp.evaluation.synthetic_detections.random_coco_detections`:
+(:func:`mmioc_rtvp.testing.synthetic_detections.random_coco_detections`:
 empty images, crowd boxes, every area range, jittered true positives, false
 positives), then times, for every backend, the whole evaluation from the
 in-memory COCO dict and the ``(N, 7)`` detection array to the 12 figures
@@ -35,7 +35,7 @@ import numpy as np
 
 from mmioc_rtvp.evaluation.functional import (COCO_STAT_NAMES,
                                               evaluate_coco_bbox)
-from mmioc_rtvp.evaluation.synthetic_detections import (
+from mmioc_rtvp.testing.synthetic_detections import (
     detection_list_to_array, random_coco_detections)
 
 

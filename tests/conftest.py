@@ -12,8 +12,8 @@ def mini_workspace(tmp_path_factory):
     """A directory holding ``data/mmioc_mini``: a small MMIOC-mini (72
     images, seed 0) with its grounding split, so that configs' relative data
     roots resolve in it."""
-    from mmioc_rtvp.datasets.mmioc_mini import generate_mmioc_mini
-    from mmioc_rtvp.toolkit.grounding_split import write_grounding_splits
+    from mmioc_rtvp.builders.mmioc_mini import generate_mmioc_mini
+    from mmioc_rtvp.builders.grounding_split import write_grounding_splits
     workspace = tmp_path_factory.mktemp('workspace')
     generate_mmioc_mini(
         str(workspace / 'data' / 'mmioc_mini'), seed=0, num_images=72)

@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from mmyolo.datasets import YOLOv5CocoDataset
 
 from mmioc_rtvp.registry import DATASETS, TASK_UTILS
-from .compact_annotations import (CompactAnnotations, JsonArraySpan,
+from mmioc_rtvp.format.compact_annotations import (CompactAnnotations, JsonArraySpan,
                                   JsonSyntaxError, build_compact_annotations,
                                   close_buffer, close_members, open_buffer,
                                   scan_json_object)
@@ -60,7 +60,7 @@ class MMIOCDataset(YOLOv5CocoDataset):
     Scale (MMIOC-1M: 1M images, 3M boxes): the dataset keeps no list of
     per-image dicts. The annotation file is memory-mapped, its ``images`` and
     ``annotations`` are parsed with ``orjson`` a chunk at a time (see
-    :mod:`~mmioc_rtvp.datasets.compact_annotations`) into plain numpy arrays
+    :mod:`~mmioc_rtvp.format.compact_annotations`) into plain numpy arrays
     (image ids, file names as one byte blob, sizes, scenes, per-image offsets
     into ``(R, 4)`` float32 boxes, labels and ignore flags), and
     :meth:`get_data_info` builds the per-image dict on demand. The bbox

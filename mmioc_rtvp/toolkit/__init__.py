@@ -1,15 +1,13 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Tools to build MMIOC-1M from public defect datasets.
+"""Deprecated: the dataset toolkit moved.
 
-Submodules (imported on demand; nothing here imports torch, mmengine, mmdet
-or mmyolo, so that the command line tools start quickly):
-
-- :mod:`~mmioc_rtvp.toolkit.converters`: YOLO txt, Pascal VOC xml, COCO json
-  and MVTec-style masks -> the MMIOC format (``docs/dataset_format.md``),
-  with a rejection report that accounts for every input box.
-- :mod:`~mmioc_rtvp.toolkit.taxonomy`: the supercategory / scene hierarchy.
-- :mod:`~mmioc_rtvp.toolkit.merge`: many converted sources -> one dataset,
-  with stable ids and duplicate-image detection.
-
-Note that importing any submodule first runs ``mmioc_rtvp/__init__.py``.
+The MMIOC format (file I/O, the split contract, the annotation arrays, the
+taxonomy) is :mod:`mmioc_rtvp.format`; the offline builders (converters,
+merge, split, validation, statistics, grounding split) are
+:mod:`mmioc_rtvp.builders`; the synthetic benchmark dataset is
+:mod:`mmioc_rtvp.testing.synthetic_mmioc`. The old submodule paths
+(``mmioc_rtvp.toolkit.io`` ...) are aliases of the new modules.
 """
+from mmioc_rtvp.deprecation import moved_warning
+
+moved_warning(__name__, 'mmioc_rtvp.format or mmioc_rtvp.builders')

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mmioc_rtvp.datasets import MMIOCDataset
-from mmioc_rtvp.datasets.compact_annotations import (JsonArraySpan,
+from mmioc_rtvp.format.compact_annotations import (JsonArraySpan,
                                                      JsonSyntaxError,
                                                      build_compact_annotations,
                                                      scan_json_object)

@@ -14,7 +14,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmioc_rtvp.datasets.mmioc_mini import (
+from mmioc_rtvp.builders.mmioc_mini import (
     DEFAULT_CONTRAST, DEFAULT_DEFECT_SCALE, DEFECT_MAKERS, DEFECTS,
     GENERATOR_VERSION, MATERIALS, check_params, generate_mmioc_mini,
     is_up_to_date, mmioc_mini_classes, plan_mmioc_mini, render_image,

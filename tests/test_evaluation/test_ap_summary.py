@@ -9,7 +9,7 @@ from mmioc_rtvp.evaluation.functional import (ap_row, evaluate_coco_bbox,
                                               group_rows, harmonic_mean,
                                               markdown_table,
                                               summarize_precision, write_csv)
-from mmioc_rtvp.evaluation.synthetic_detections import (
+from mmioc_rtvp.testing.synthetic_detections import (
     detection_list_to_array, random_coco_detections)
 
 IOU_THRS = np.linspace(0.5, 0.95, 10)

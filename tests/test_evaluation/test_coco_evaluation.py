@@ -5,7 +5,7 @@ import pytest
 
 from mmioc_rtvp.evaluation.functional import (detections_array,
                                               evaluate_coco_bbox)
-from mmioc_rtvp.evaluation.synthetic_detections import (
+from mmioc_rtvp.testing.synthetic_detections import (
     detection_list_to_array, random_coco_detections)
 
 

@@ -15,7 +15,7 @@ from lvis import LVIS, LVISEval, LVISResults
 
 from mmioc_rtvp.evaluation.functional.lvis_evaluation import \
     evaluate_lvis_bbox
-from mmioc_rtvp.evaluation.synthetic_detections import (
+from mmioc_rtvp.testing.synthetic_detections import (
     detection_list_to_array, random_coco_detections)
 
 

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from mmioc_rtvp.evaluation import MMIOCMetric
-from mmioc_rtvp.evaluation.synthetic_detections import \
+from mmioc_rtvp.testing.synthetic_detections import \
     random_coco_detections
 
 # Hand case, one 100 x 100 image, three classes:

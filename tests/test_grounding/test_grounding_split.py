@@ -2,7 +2,7 @@
 """Referring expressions: every emitted expression singles out its box.
 
 The check re-implements the attribute rules of docs/grounding.md with plain
-loops over the boxes (independently of mmioc_rtvp.toolkit.grounding) and
+loops over the boxes (independently of mmioc_rtvp.builders.grounding) and
 reads each expression from its text alone.
 """
 import json
@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from mmioc_rtvp.toolkit.grounding import ReferringRules, parse
-from mmioc_rtvp.toolkit.grounding_split import (make_grounding_split,
+from mmioc_rtvp.builders.grounding import ReferringRules, parse
+from mmioc_rtvp.builders.grounding_split import (make_grounding_split,
                                                 to_odvg, verify_grounding)
 from tests.utils.scripts import load_script
 

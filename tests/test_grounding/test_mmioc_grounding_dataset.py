@@ -6,7 +6,7 @@ import pytest
 from mmdet.datasets import MDETRStyleRefCocoDataset, ODVGDataset
 
 from mmioc_rtvp.datasets import MMIOCGroundingDataset
-from mmioc_rtvp.toolkit.grounding_split import make_grounding_split, to_odvg
+from mmioc_rtvp.builders.grounding_split import make_grounding_split, to_odvg
 
 SOURCE = dict(
     images=[dict(id=5, file_name='wood/5.jpg', width=300, height=200)],

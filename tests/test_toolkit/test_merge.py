@@ -6,8 +6,8 @@ import os.path as osp
 
 import pytest
 
-from mmioc_rtvp.toolkit.converters import YOLOConverter
-from mmioc_rtvp.toolkit.merge import MergeError, MergeSource, merge_mmioc
+from mmioc_rtvp.builders.converters import YOLOConverter
+from mmioc_rtvp.builders.merge import MergeError, MergeSource, merge_mmioc
 from tests.test_toolkit.test_converters.builders import (load_tool, save_image,
                                                          write_mapping,
                                                          write_text)

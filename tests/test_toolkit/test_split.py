@@ -1,5 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Tests of the closed / open splits (mmioc_rtvp/toolkit/split.py)."""
+"""Tests of the closed / open splits (mmioc_rtvp/builders/split.py)."""
 import csv
 import importlib.util
 import json
@@ -10,8 +10,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from mmioc_rtvp.toolkit.io import DatasetArrays
-from mmioc_rtvp.toolkit.split import (
+from mmioc_rtvp.format.io import DatasetArrays
+from mmioc_rtvp.builders.split import (
     OpenClassSplit, build_splits, closed_split, image_strata, open_members,
     select_open_classes, split_mmioc, stratified_train_mask)
 

@@ -1,5 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Tests of the dataset statistics (mmioc_rtvp/toolkit/statistics.py)."""
+"""Tests of the dataset statistics (mmioc_rtvp/builders/statistics.py)."""
 import csv
 import importlib.util
 import json
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmioc_rtvp.toolkit.io import DatasetArrays
-from mmioc_rtvp.toolkit.statistics import (PLOT_FILES, compute_statistics,
+from mmioc_rtvp.format.io import DatasetArrays
+from mmioc_rtvp.builders.statistics import (PLOT_FILES, compute_statistics,
                                            format_markdown, run_statistics,
                                            scale_bucket)
-from mmioc_rtvp.toolkit.synthetic import (benchmark_toolkit,
+from mmioc_rtvp.testing.synthetic_mmioc import (benchmark_toolkit,
                                           make_synthetic_mmioc)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

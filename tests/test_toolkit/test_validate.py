@@ -1,5 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Tests of the MMIOC validation (mmioc_rtvp/toolkit/validate.py)."""
+"""Tests of the MMIOC validation (mmioc_rtvp/builders/validate.py)."""
 import copy
 import csv
 import importlib.util
@@ -10,8 +10,8 @@ import os.path as osp
 import pytest
 from PIL import Image
 
-from mmioc_rtvp.toolkit.synthetic import make_synthetic_mmioc
-from mmioc_rtvp.toolkit.validate import REASONS, validate_mmioc
+from mmioc_rtvp.testing.synthetic_mmioc import make_synthetic_mmioc
+from mmioc_rtvp.builders.validate import REASONS, validate_mmioc
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO_ROOT, 'tools', 'dataset_converters',

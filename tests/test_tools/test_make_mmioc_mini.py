@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmioc_rtvp.datasets.mmioc_mini import (
+from mmioc_rtvp.builders.mmioc_mini import (
     BOX_MARGIN, DEFECTS, MATERIALS, SPLIT_NAMES, SPLIT_VOCABULARY, TEXT_FILES,
     check_params, generate_mmioc_mini, make_stain, mask_to_bbox,
     mmioc_mini_classes, plan_mmioc_mini, render_image, render_planned_image,

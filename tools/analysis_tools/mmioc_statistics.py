@@ -6,7 +6,7 @@ tail classes, COCO box scales, supercategories, scenes), ``statistics.json``
 (every number), ``class_counts.csv`` (every class by rank) and the PNGs
 ``class_counts.png`` (instances per class, sorted, log scale),
 ``box_scales.png``, ``supercategories.png`` and ``scenes.png``. The
-definitions are in ``mmioc_rtvp/toolkit/statistics.py``.
+definitions are in ``mmioc_rtvp/builders/statistics.py``.
 
 Example::
 
@@ -19,11 +19,11 @@ import sys
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.toolkit.statistics import run_statistics
+    from mmioc_rtvp.builders.statistics import run_statistics
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.statistics import run_statistics
+    from mmioc_rtvp.builders.statistics import run_statistics
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -50,11 +50,11 @@ from mmengine.config import DictAction
 from mmengine.dataset import Compose
 
 try:
-    from mmioc_rtvp.toolkit.io import class_texts, dump_json, load_mmioc
+    from mmioc_rtvp.format.io import class_texts, dump_json, load_mmioc
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.io import class_texts, dump_json, load_mmioc
+    from mmioc_rtvp.format.io import class_texts, dump_json, load_mmioc
 from mmioc_rtvp.datasets.multimodal_dataset import load_class_texts
 
 # tools/ is not a package: make tools/analysis_tools/visualize_prompts.py and

@@ -41,11 +41,11 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 
 try:
-    from mmioc_rtvp.toolkit.io import load_mmioc
+    from mmioc_rtvp.format.io import load_mmioc
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.io import load_mmioc
+    from mmioc_rtvp.format.io import load_mmioc
 
 # tools/ is not a package: make tools/image_demo.py importable
 _TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -20,7 +20,7 @@ except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmioc_rtvp.toolkit.converters.cli import (
+from mmioc_rtvp.builders.converters.cli import (
     add_common_arguments,  # noqa
     common_kwargs,
     run_converter)
@@ -37,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def build():
-        from mmioc_rtvp.toolkit.converters import COCOConverter
+        from mmioc_rtvp.builders.converters import COCOConverter
         return COCOConverter(args.ann_file, args.img_dir,
                              **common_kwargs(args))
 

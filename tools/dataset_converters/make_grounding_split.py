@@ -7,7 +7,7 @@ hole in paper", ...); ambiguous boxes are skipped and counted. Writes, under
 ``<data-root>/grounding/``, ``<name>.json`` (MDETR-style COCO, read by
 ``mmdet.MDETRStyleRefCocoDataset`` / ``mmdet.RefExpMetric`` and by
 ``MMIOCGroundingDataset``), ``<name>_odvg.jsonl`` (``mmdet.ODVGDataset``)
-and ``report.json``. The rules: ``mmioc_rtvp/toolkit/grounding.py``;
+and ``report.json``. The rules: ``mmioc_rtvp/builders/grounding.py``;
 the format: ``docs/grounding.md``.
 
 Examples::
@@ -27,14 +27,14 @@ import sys
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.toolkit.grounding import ReferringRules
-    from mmioc_rtvp.toolkit.grounding_split import (OPEN_SPLITS,
+    from mmioc_rtvp.builders.grounding import ReferringRules
+    from mmioc_rtvp.builders.grounding_split import (OPEN_SPLITS,
                                                     write_grounding_splits)
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.grounding import ReferringRules
-    from mmioc_rtvp.toolkit.grounding_split import (OPEN_SPLITS,
+    from mmioc_rtvp.builders.grounding import ReferringRules
+    from mmioc_rtvp.builders.grounding_split import (OPEN_SPLITS,
                                                     write_grounding_splits)
 
 DEFAULT_SPLITS = tuple(f'{name}={ann}' for name, ann in OPEN_SPLITS)

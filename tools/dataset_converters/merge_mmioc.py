@@ -27,8 +27,8 @@ except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmioc_rtvp.toolkit.converters.image_io import IMAGE_MODES  # noqa: E402
-from mmioc_rtvp.toolkit.merge import (
+from mmioc_rtvp.builders.converters.image_io import IMAGE_MODES  # noqa: E402
+from mmioc_rtvp.builders.merge import (
     DUPLICATE_POLICIES,  # noqa: E402
     MergeError,
     MergeSource,

@@ -23,7 +23,7 @@ except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmioc_rtvp.toolkit.converters.cli import (
+from mmioc_rtvp.builders.converters.cli import (
     add_common_arguments,  # noqa
     common_kwargs,
     run_converter)
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def build():
-        from mmioc_rtvp.toolkit.converters import MVTecConverter
+        from mmioc_rtvp.builders.converters import MVTecConverter
         return MVTecConverter(
             args.root,
             include_train_good=not args.no_train_good,

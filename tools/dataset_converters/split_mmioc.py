@@ -5,7 +5,7 @@ Reads one annotation file holding the whole dataset and writes, under
 ``--out-dir`` (the data root), ``annotations/<split>.json``, the YOLO-World
 class-text files ``texts/<vocabulary>_class_texts.json`` and, in
 ``splits/``, a summary, the seen / unseen lists and the similarity table.
-The rules are in ``mmioc_rtvp/toolkit/split.py``.
+The rules are in ``mmioc_rtvp/builders/split.py``.
 
 Examples::
 
@@ -38,11 +38,11 @@ import time
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.toolkit.split import PAPER_UNSEEN_RATIO, split_mmioc
+    from mmioc_rtvp.builders.split import PAPER_UNSEEN_RATIO, split_mmioc
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.split import PAPER_UNSEEN_RATIO, split_mmioc
+    from mmioc_rtvp.builders.split import PAPER_UNSEEN_RATIO, split_mmioc
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -5,7 +5,7 @@ Prints a summary (problem counts per reason with a few examples), optionally
 writes the full report (``--report report.json`` or ``report.csv``, one
 record per problem: file, image / annotation / category id, reason), and
 exits with 1 when an error is found (``--strict``: also on warnings), 0
-otherwise. The checks are listed in ``mmioc_rtvp/toolkit/validate.py``.
+otherwise. The checks are listed in ``mmioc_rtvp/builders/validate.py``.
 
 Examples::
 
@@ -28,11 +28,11 @@ import sys
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.toolkit.validate import validate_mmioc
+    from mmioc_rtvp.builders.validate import validate_mmioc
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.toolkit.validate import validate_mmioc
+    from mmioc_rtvp.builders.validate import validate_mmioc
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -19,7 +19,7 @@ except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmioc_rtvp.toolkit.converters.cli import (
+from mmioc_rtvp.builders.converters.cli import (
     add_common_arguments,  # noqa
     common_kwargs,
     run_converter)
@@ -50,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def build():
-        from mmioc_rtvp.toolkit.converters import VOCConverter
+        from mmioc_rtvp.builders.converters import VOCConverter
         return VOCConverter(
             args.root,
             ann_dir=args.ann_dir,

@@ -7,7 +7,7 @@ Example::
         --classes data/raw/neu_det/classes.txt \\
         --mapping mappings/neu_det.json --out data/mmioc_sources --name neu_det
 
-See ``mmioc_rtvp/toolkit/converters/yolo_converter.py`` for the layouts
+See ``mmioc_rtvp/builders/converters/yolo_converter.py`` for the layouts
 understood and ``class_mapping.py`` (same directory) for the mapping file.
 Exit status: 0 converted, 1 nothing converted, 2 invalid mapping/arguments.
 """
@@ -22,7 +22,7 @@ except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmioc_rtvp.toolkit.converters.cli import (
+from mmioc_rtvp.builders.converters.cli import (
     add_common_arguments,  # noqa
     common_kwargs,
     run_converter)
@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def build():
-        from mmioc_rtvp.toolkit.converters import YOLOConverter
+        from mmioc_rtvp.builders.converters import YOLOConverter
         return YOLOConverter(
             args.root,
             classes_file=args.classes,

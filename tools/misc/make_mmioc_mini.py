@@ -25,14 +25,14 @@ import time
 from typing import List, Optional
 
 try:
-    from mmioc_rtvp.datasets.mmioc_mini import (DEFAULT_CONTRAST,
+    from mmioc_rtvp.builders.mmioc_mini import (DEFAULT_CONTRAST,
                                                 DEFAULT_DEFECT_SCALE,
                                                 format_summary,
                                                 generate_mmioc_mini)
 except ImportError:  # run from a source tree without installing the package
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.datasets.mmioc_mini import (DEFAULT_CONTRAST,
+    from mmioc_rtvp.builders.mmioc_mini import (DEFAULT_CONTRAST,
                                                 DEFAULT_DEFECT_SCALE,
                                                 format_summary,
                                                 generate_mmioc_mini)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mmioc_rtvp.toolkit.converters import ClassMapping, MappingError
-from mmioc_rtvp.toolkit.taxonomy import Taxonomy, default_taxonomy_path
+from mmioc_rtvp.builders.converters import ClassMapping, MappingError
+from mmioc_rtvp.format.taxonomy import Taxonomy, default_taxonomy_path
 from tests.test_toolkit.test_converters.builders import (CLASSES,
                                                          write_mapping,
                                                          write_text)

@@ -167,17 +167,20 @@ def test_script_runs_from_the_source_tree(tmp_path):
     assert 'input boxes 3 = converted 2 + rejected 1' in proc.stdout
 
 
-def test_toolkit_imports_no_heavy_framework():
-    """The toolkit itself imports neither torch nor the OpenMMLab stack
-    (``mmioc_rtvp/__init__.py`` is replaced by an empty package here, to
-    look at the toolkit's own imports)."""
+def test_builders_import_no_heavy_framework():
+    """The format and the offline builders import neither torch nor the
+    OpenMMLab stack (``mmioc_rtvp/__init__.py`` is replaced by an empty
+    package here, to look at their own imports)."""
     code = (
         'import sys, types\n'
         'pkg = types.ModuleType("mmioc_rtvp")\n'
         f'pkg.__path__ = [{osp.join(REPO_ROOT, "mmioc_rtvp")!r}]\n'
         'sys.modules["mmioc_rtvp"] = pkg\n'
-        'import mmioc_rtvp.toolkit, mmioc_rtvp.toolkit.converters\n'
-        'import mmioc_rtvp.toolkit.converters.cli, mmioc_rtvp.toolkit.merge\n'
+        'import mmioc_rtvp.format.io, mmioc_rtvp.format.compact_annotations\n'
+        'import mmioc_rtvp.builders.converters.cli, mmioc_rtvp.builders.merge\n'
+        'import mmioc_rtvp.builders.split, mmioc_rtvp.builders.validate\n'
+        'import mmioc_rtvp.builders.statistics\n'
+        'import mmioc_rtvp.builders.grounding_split\n'
         'heavy = [m for m in ("torch", "mmengine", "mmcv", "mmdet", "mmyolo",'
         ' "cv2", "scipy") if m in sys.modules]\n'
         'print(heavy)\n')

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmioc_rtvp.toolkit.converters import (ImageError, YOLOConverter,
+from mmioc_rtvp.builders.converters import (ImageError, YOLOConverter,
                                            hash_file, probe_image)
-from mmioc_rtvp.toolkit.converters.image_io import place_image
+from mmioc_rtvp.builders.converters.image_io import place_image
 from tests.test_toolkit.test_converters.builders import (read_outputs,
                                                          save_image,
                                                          write_bytes,

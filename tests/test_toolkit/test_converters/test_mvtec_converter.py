@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmioc_rtvp.toolkit.converters import MVTecConverter
-from mmioc_rtvp.toolkit.converters.base_converter import mask_components
+from mmioc_rtvp.builders.converters import MVTecConverter
+from mmioc_rtvp.builders.converters.base_converter import mask_components
 from tests.test_toolkit.test_converters.builders import (boxes_by_image,
                                                          check_reconciled,
                                                          entries, read_outputs,
