@@ -2,8 +2,8 @@
 """Benchmark: ``MMIOCDataset`` initialisation against ``mmdet.CocoDataset``.
 
 Generates (once, cached) a synthetic MMIOC annotation file with
-:func:`mmioc_rtvp.testing.synthetic_mmioc.make_synthetic_mmioc`, then measures in
-one fresh subprocess per implementation, so that peak RSS is clean:
+:func:`mmioc_rtvp.testing.synthetic_mmioc.make_synthetic_mmioc`, then
+measures in one fresh subprocess per implementation, so that peak RSS is clean:
 
 - ``init``: the wall time of the constructor with ``lazy_init=False`` and its
   peak RSS over the RSS after the imports: ``VmHWM`` after resetting it

@@ -76,7 +76,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mmioc_rtvp.format.io import DatasetArrays, class_texts, dump_json, load_json, load_mmioc
+from mmioc_rtvp.format.io import (DatasetArrays, class_texts, dump_json,
+                                  load_json, load_mmioc)
 from mmioc_rtvp.format.io import subset as subset_dict
 
 #: The paper's open split: 64 unseen among 158 classes.

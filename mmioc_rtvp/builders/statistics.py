@@ -30,7 +30,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from mmioc_rtvp.format.io import DatasetArrays, dump_json, encode_strings, load_mmioc
+from mmioc_rtvp.format.io import (DatasetArrays, dump_json, encode_strings,
+                                  load_mmioc)
 
 #: COCO's area thresholds (pixels^2) between small / medium / large.
 SMALL_AREA = 32**2

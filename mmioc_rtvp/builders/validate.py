@@ -29,8 +29,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmioc_rtvp.format.io import (REQUIRED_KEYS, dump_json, encode_strings, float_field,
-                 gc_paused, index_of, int_field, load_json)
+from mmioc_rtvp.format.io import (REQUIRED_KEYS, dump_json, encode_strings,
+                                  float_field, gc_paused, index_of,
+                                  int_field, load_json)
 
 ERROR = 'error'
 WARNING = 'warning'

@@ -13,10 +13,10 @@ from mmengine.logging import print_log
 from mmyolo.datasets import YOLOv5CocoDataset
 
 from mmioc_rtvp.registry import DATASETS, TASK_UTILS
-from mmioc_rtvp.format.compact_annotations import (CompactAnnotations, JsonArraySpan,
-                                  JsonSyntaxError, build_compact_annotations,
-                                  close_buffer, close_members, open_buffer,
-                                  scan_json_object)
+from mmioc_rtvp.format.compact_annotations import (
+    CompactAnnotations, JsonArraySpan, JsonSyntaxError,
+    build_compact_annotations, close_buffer, close_members, open_buffer,
+    scan_json_object)
 from .file_utils import check_dir, check_file, load_json
 
 

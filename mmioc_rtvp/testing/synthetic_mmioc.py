@@ -193,8 +193,10 @@ def benchmark_toolkit(num_images: int = 1_000_000,
     import os.path as osp
 
     from mmioc_rtvp.format.io import DatasetArrays, dump_json
-    from mmioc_rtvp.builders.split import build_splits, closed_split, select_open_classes
-    from mmioc_rtvp.builders.statistics import compute_statistics, plot_statistics
+    from mmioc_rtvp.builders.split import (build_splits, closed_split,
+                                           select_open_classes)
+    from mmioc_rtvp.builders.statistics import (compute_statistics,
+                                                plot_statistics)
     timing: Dict[str, float] = {}
 
     def timed(name, fn, *args, **kwargs):

@@ -13,9 +13,9 @@ import pytest
 
 from mmioc_rtvp.datasets import MMIOCDataset
 from mmioc_rtvp.format.compact_annotations import (JsonArraySpan,
-                                                     JsonSyntaxError,
-                                                     build_compact_annotations,
-                                                     scan_json_object)
+                                                   JsonSyntaxError,
+                                                   build_compact_annotations,
+                                                   scan_json_object)
 
 # ----------------------------------------------------------------------
 # reference: the per-dict parser the dataset used before the arrays

@@ -12,10 +12,10 @@ from PIL import Image
 
 from mmioc_rtvp.format.io import DatasetArrays
 from mmioc_rtvp.builders.statistics import (PLOT_FILES, compute_statistics,
-                                           format_markdown, run_statistics,
-                                           scale_bucket)
+                                            format_markdown, run_statistics,
+                                            scale_bucket)
 from mmioc_rtvp.testing.synthetic_mmioc import (benchmark_toolkit,
-                                          make_synthetic_mmioc)
+                                                make_synthetic_mmioc)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'mmioc_statistics.py')
