@@ -6,9 +6,9 @@ import pytest
 
 from mmioc_rtvp.builders.converters import ClassMapping, MappingError
 from mmioc_rtvp.format.taxonomy import Taxonomy, default_taxonomy_path
-from tests.test_toolkit.test_converters.builders import (CLASSES,
-                                                         write_mapping,
-                                                         write_text)
+from tests.test_builders.test_converters.builders import (CLASSES,
+                                                          write_mapping,
+                                                          write_text)
 
 
 def test_starting_taxonomy_file():

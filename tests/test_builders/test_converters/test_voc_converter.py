@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 
 from mmioc_rtvp.builders.converters import VOCConverter
-from tests.test_toolkit.test_converters.builders import (
+from tests.test_builders.test_converters.builders import (
     boxes_by_image, check_reconciled, entries, read_outputs, save_image,
     write_mapping, write_text)
 

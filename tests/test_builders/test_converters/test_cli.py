@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from tests.test_toolkit.test_converters.builders import (
+from tests.test_builders.test_converters.builders import (
     REPO_ROOT, TOOLS_DIR, load_tool, read_outputs, save_image, write_bytes,
     write_mapping, write_text)
 

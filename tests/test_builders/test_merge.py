@@ -8,9 +8,10 @@ import pytest
 
 from mmioc_rtvp.builders.converters import YOLOConverter
 from mmioc_rtvp.builders.merge import MergeError, MergeSource, merge_mmioc
-from tests.test_toolkit.test_converters.builders import (load_tool, save_image,
-                                                         write_mapping,
-                                                         write_text)
+from tests.test_builders.test_converters.builders import (load_tool,
+                                                          save_image,
+                                                          write_mapping,
+                                                          write_text)
 
 CATS = {
     'hole in wood': ('wood', 'wood'),

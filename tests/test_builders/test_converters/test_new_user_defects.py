@@ -12,7 +12,7 @@ from PIL import Image
 from mmioc_rtvp.datasets.transforms import LoadImageFromFile
 from mmioc_rtvp.builders.converters import (COCOConverter, MVTecConverter,
                                            VOCConverter, YOLOConverter)
-from tests.test_toolkit.test_converters.builders import (
+from tests.test_builders.test_converters.builders import (
     boxes_by_image, check_reconciled, load_tool, read_outputs, save_image,
     write_mapping, write_text)
 

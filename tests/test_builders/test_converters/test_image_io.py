@@ -11,11 +11,11 @@ from PIL import Image
 from mmioc_rtvp.builders.converters import (ImageError, YOLOConverter,
                                            hash_file, probe_image)
 from mmioc_rtvp.builders.converters.image_io import place_image
-from tests.test_toolkit.test_converters.builders import (read_outputs,
-                                                         save_image,
-                                                         write_bytes,
-                                                         write_mapping,
-                                                         write_text)
+from tests.test_builders.test_converters.builders import (read_outputs,
+                                                          save_image,
+                                                          write_bytes,
+                                                          write_mapping,
+                                                          write_text)
 
 
 @pytest.mark.parametrize('mode, suffix', [('L', '.png'), ('RGBA', '.png'),

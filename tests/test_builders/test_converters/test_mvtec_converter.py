@@ -9,11 +9,12 @@ from PIL import Image
 
 from mmioc_rtvp.builders.converters import MVTecConverter
 from mmioc_rtvp.builders.converters.base_converter import mask_components
-from tests.test_toolkit.test_converters.builders import (boxes_by_image,
-                                                         check_reconciled,
-                                                         entries, read_outputs,
-                                                         save_image,
-                                                         write_mapping)
+from tests.test_builders.test_converters.builders import (boxes_by_image,
+                                                          check_reconciled,
+                                                          entries,
+                                                          read_outputs,
+                                                          save_image,
+                                                          write_mapping)
 
 W, H = 64, 48
 MAPPING = {
