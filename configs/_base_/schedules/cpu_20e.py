@@ -2,11 +2,8 @@
 # (600 iterations of 8 images on the open split), mosaic closed for the last
 # 4, validation every 10 epochs, warm-up max(3 epochs, 50 iterations)
 # (mmyolo's default minimum of 1000 would never end here). Half of cpu_40e.py
-# (the first learning check), aiming at ~20 min per RTVPNet-S-mini run with one
-# core. Measured (configs/README.md, round 2), one thread per run on the
-# 2-core development machine: RTVPNet-S-mini 12-13 min with two runs at a time
-# and nothing else, 17-26 min with three jobs sharing the cores; YOLO-World-S-
-# mini 7-13 min; `make demo` (2 threads, alone) 9 min of training. Values derived from max_epochs are repeated here
+# aiming at ~20 min per RTVPNet-S-mini run with one core (measured run times:
+# docs/results.md, section 2.1). Values derived from max_epochs are repeated here
 # because text configs cannot re-derive them from an inherited variable.
 _base_ = './adamw_200e.py'
 max_epochs = 20
