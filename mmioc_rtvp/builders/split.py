@@ -79,28 +79,12 @@ import numpy as np
 from mmioc_rtvp.format.io import (DatasetArrays, class_texts, dump_json,
                                   load_json, load_mmioc)
 from mmioc_rtvp.format.io import subset as subset_dict
+# CLOSED_SPLITS and OPEN_SPLITS are re-exported (public names of this module)
+from mmioc_rtvp.format.splits import (CLOSED_SPLITS, OPEN_SPLITS,  # noqa: F401
+                                      SPLIT_VOCABULARY, TEXT_FILES)
 
 #: The paper's open split: 64 unseen among 158 classes.
 PAPER_UNSEEN_RATIO = 64 / 158
-CLOSED_SPLITS = ('closed_train', 'closed_val')
-OPEN_SPLITS = ('open_train', 'open_val', 'open_val_seen',
-               'open_val_generalized')
-#: Class-text file of each vocabulary (``texts/<file>``).
-TEXT_FILES = {
-    'closed': 'closed_class_texts.json',
-    'seen': 'seen_class_texts.json',
-    'unseen': 'unseen_class_texts.json',
-    'generalized': 'generalized_class_texts.json',
-}
-#: Vocabulary of each annotation file.
-SPLIT_VOCABULARY = {
-    'closed_train': 'closed',
-    'closed_val': 'closed',
-    'open_train': 'seen',
-    'open_val': 'unseen',
-    'open_val_seen': 'seen',
-    'open_val_generalized': 'generalized',
-}
 
 
 def _round_half_up(x: np.ndarray) -> np.ndarray:
