@@ -14,9 +14,10 @@ from mmioc_rtvp.models.layers.tinyvit_blocks import TinyViTLayerNorm2d
 from .export_layer_norm2d import ExportLayerNorm2d
 from .exportable_detector import ExportableDetector
 from .exportable_minilm import ExportableMiniLM
+# the key of the JSON metadata in ``metadata_props``: defined by the runner,
+# which must not import this module
+from .ort_detector import METADATA_KEY
 
-#: Key of the JSON metadata in the ONNX file's ``metadata_props``.
-METADATA_KEY = 'mmioc_rtvp'
 #: Name of the dynamic vocabulary axis (K) of ``text_feats`` and ``scores``.
 VOCAB_AXIS = 'num_texts'
 DEFAULT_OPSET = 17
