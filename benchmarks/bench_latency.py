@@ -39,7 +39,6 @@ Example::
     python benchmarks/bench_latency.py --threads 1 --iters 30 --warmup 5
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -54,19 +53,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from mmioc_rtvp.testing import stand_in_model
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _load_get_flops():
-    """The model builder of tools/analysis_tools/get_flops.py."""
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'get_flops.py')
-    spec = importlib.util.spec_from_file_location('mmioc_get_flops', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-get_flops = _load_get_flops()
 
 
 @dataclass
@@ -126,7 +115,7 @@ def build_variants(args: argparse.Namespace, work_dir: str,
     notes: List[str] = []
 
     def build(config):
-        model, _, model_notes, prompts = get_flops.build_model(
+        model, _, model_notes, prompts = stand_in_model.build_model(
             config, work_dir, args.texts)
         for note in model_notes:
             if note not in notes:
@@ -293,7 +282,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    get_flops.quiet_transformers()
+    stand_in_model.quiet_transformers()
     torch.manual_seed(args.seed)
     images = torch.rand(1, 3, args.shape, args.shape)
     with tempfile.TemporaryDirectory(prefix='bench_latency_') as work_dir, \

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 
+from mmioc_rtvp.testing import stand_in_model
 from tests.test_models.rtvpnet_utils import (TINY_VISUAL_ENCODER,
                                              build_tiny_rtvpnet,
                                              tiny_rtvpnet_cfg)
@@ -222,17 +223,17 @@ def test_clip_text_macs_match_the_formula(tiny_clip_16):
 # stand-ins
 # ----------------------------------------------------------------------
 def test_default_prompts():
-    prompts = gf.default_prompts(64)
+    prompts = stand_in_model.default_prompts(64)
     assert len(set(prompts)) == 64
     assert prompts[0] == 'scratch on steel'
     assert 'missing part on steel' in prompts
     with pytest.raises(ValueError, match='--texts must be in'):
-        gf.default_prompts(1000)
+        stand_in_model.default_prompts(1000)
 
 
 def test_stand_in_tokenizer_makes_each_word_one_token():
     words = ['scratch', 'stain', 'in', 'tape', 'aluminum', 'a']
-    tokenizer = gf.make_clip_tokenizer(words)
+    tokenizer = stand_in_model.make_clip_tokenizer(words)
     assert len(tokenizer) == 49408
     assert (tokenizer.bos_token_id, tokenizer.eos_token_id) == (49406,
                                                                  49407)
@@ -263,7 +264,7 @@ def test_cli_with_stand_ins(tmp_path, monkeypatch, capsys):
     arch = dict(vocab_size=1024, hidden_size=32, intermediate_size=37,
                 num_hidden_layers=1, num_attention_heads=4,
                 max_position_embeddings=16, projection_dim=16)
-    monkeypatch.setitem(gf.CLIP_TEXT_ARCHS, 'test/tiny-clip', arch)
+    monkeypatch.setitem(stand_in_model.CLIP_TEXT_ARCHS, 'test/tiny-clip', arch)
     config = _write_tiny_config(
         tmp_path / 'rtvpnet_s_tiny.py',
         dict(type='HFCLIPTextEncoder', model_name_or_path='test/tiny-clip'),
@@ -278,7 +279,7 @@ def test_cli_with_stand_ins(tmp_path, monkeypatch, capsys):
     assert 'Paper (RTVPNet-S' in out and '76 M params' in out
 
     # the stand-in CLIP ran: one token per word, plus BOS and EOS
-    prompts = gf.default_prompts(4)
+    prompts = stand_in_model.default_prompts(4)
     assert f'L={2 + max(len(p.split()) for p in prompts)} tokens' in out
     table = [line for line in out.splitlines() if line.startswith('|')]
     assert len(table) == 2 + 10 + 2  # header, 10 modules, 2 totals
