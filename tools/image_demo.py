@@ -16,24 +16,6 @@ from typing import List, Optional
 
 import cv2
 from mmengine.config import Config, DictAction
-from mmengine.dataset import Compose
-
-
-def build_inference_pipeline(cfg: Config) -> Compose:
-    """The test pipeline of ``cfg`` reading an image FILE, without the
-    annotation / dataset-text steps (used by tools/analysis_tools/
-    visualize_prompts.py and tsne_region_embeddings.py, which feed
-    ``dict(img_path=..., img_id=...)``)."""
-    from mmioc_rtvp.apis.mmioc_inferencer import (MMIOCInferencer,
-                                                  SKIPPED_TRANSFORMS)
-    pipeline = MMIOCInferencer._find_pipeline(cfg.test_dataloader.dataset)
-    if not pipeline:
-        raise ValueError('image_demo: the config\'s test_dataloader has no '
-                         'pipeline')
-    return Compose([
-        t for t in pipeline
-        if str(t['type']).split('.')[-1] not in SKIPPED_TRANSFORMS
-    ])
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

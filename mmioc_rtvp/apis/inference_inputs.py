@@ -9,8 +9,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
-                    '.webp', '.ppm', '.pgm')
+from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
+
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.mpg',
                     '.mpeg', '.m4v', '.wmv')
 InputsType = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]

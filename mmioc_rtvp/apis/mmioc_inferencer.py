@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from torch import Tensor
 
+from .image_pipeline import SKIPPED_TRANSFORMS, find_pipeline
 from .inference_inputs import (InferenceInput, InputsType, expand_inputs,
                                iter_images, num_images)
 from .model_loading import BAKED_KEY, build_detector
@@ -23,8 +24,6 @@ from .ok_ng import (OKNGThreshold, default_threshold_file,
                     image_defect_score)
 from .vocabulary import Vocabulary, VocabularyLike
 
-#: Test-pipeline transforms that need annotations or dataset texts.
-SKIPPED_TRANSFORMS = ('LoadAnnotations', 'LoadText', 'RandomLoadText')
 #: Meta keys of the packed samples that inference does not have.
 DROPPED_META_KEYS = ('img_id', 'texts')
 #: Name of the COCO-style results file written to ``out_dir``.
@@ -177,7 +176,7 @@ class MMIOCInferencer(DetInferencer):
         """The test pipeline without annotation / dataset-text loading,
         reading decoded arrays (images are decoded by the inferencer, so
         that an unreadable file is reported and skipped)."""
-        pipeline = self._find_pipeline(cfg.test_dataloader.dataset)
+        pipeline = find_pipeline(cfg.test_dataloader.dataset)
         if not pipeline:
             raise ValueError('the config\'s test_dataloader has no pipeline')
         steps = []
@@ -198,18 +197,6 @@ class MMIOCInferencer(DetInferencer):
             raise ValueError('the test pipeline of the config has no '
                              'LoadImageFromFile step')
         return Compose(steps)
-
-    @classmethod
-    def _find_pipeline(cls, dataset_cfg: dict) -> Optional[list]:
-        """The pipeline of a dataset config, looking into wrapped
-        (``dataset``) and concatenated (``datasets``, the first) ones."""
-        if dataset_cfg.get('pipeline'):
-            return dataset_cfg['pipeline']
-        if dataset_cfg.get('dataset'):
-            return cls._find_pipeline(dataset_cfg['dataset'])
-        if dataset_cfg.get('datasets'):
-            return cls._find_pipeline(dataset_cfg['datasets'][0])
-        return None
 
     def _init_collate(self, cfg: Config):
         """``pseudo_collate``: batches are lists of ``(InferenceInput,

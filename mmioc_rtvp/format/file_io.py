@@ -1,5 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""Small file helpers shared by the converters and the merge tool."""
+"""File helpers of the MMIOC format: atomic JSON writing, image file names,
+walking and relative paths."""
 import json
 import os
 import os.path as osp
@@ -9,6 +10,11 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
     orjson = None
+
+#: Image file extensions (lower case) read by the converters, the
+#: inferencer, the analysis tools and the web demo.
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
+                    '.ppm', '.pgm')
 
 
 def write_json(obj: Any, path: str, indent: bool = False) -> None:

@@ -14,6 +14,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from mmioc_rtvp.apis import MMIOCInferencer, OKNGThreshold
+from mmioc_rtvp.apis.image_pipeline import find_pipeline
 from mmioc_rtvp.apis.ok_ng import default_threshold_file
 from mmioc_rtvp.registry import MODELS
 from .conftest import CLASS_PROMPTS, save_checkpoint
@@ -221,6 +222,6 @@ def test_pipeline_is_found_in_wrapped_and_concatenated_datasets():
     concat = dict(type='ConcatDataset',
                   datasets=[dict(type='Y', dataset=dict(pipeline=steps)),
                             dict(type='Z', pipeline=[])])
-    assert MMIOCInferencer._find_pipeline(wrapped) is steps
-    assert MMIOCInferencer._find_pipeline(concat) is steps
-    assert MMIOCInferencer._find_pipeline(dict(type='X')) is None
+    assert find_pipeline(wrapped) is steps
+    assert find_pipeline(concat) is steps
+    assert find_pipeline(dict(type='X')) is None

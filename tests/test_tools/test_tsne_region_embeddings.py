@@ -168,7 +168,7 @@ class StubEmbeddingModel(nn.Module):
 
 def test_collect_embeddings_reads_the_box_cell(tool, tiny_config, tmp_path):
     init_default_scope('mmioc_rtvp')
-    pipeline = tool.build_inference_pipeline(Config.fromfile(tiny_config))
+    pipeline = tool.build_file_pipeline(Config.fromfile(tiny_config))
     cv2.imwrite(str(tmp_path / 'wide.png'),
                 np.full((80, 160, 3), 90, np.uint8))
     cv2.imwrite(str(tmp_path / 'square.png'),

@@ -148,7 +148,7 @@ def test_prompt_heatmaps_undo_the_pipeline_letterbox(tool, tiny_config,
                                                      tmp_path):
     init_default_scope('mmioc_rtvp')
     cfg = Config.fromfile(tiny_config)
-    pipeline = tool.build_inference_pipeline(cfg)
+    pipeline = tool.build_file_pipeline(cfg)
     image_path = str(tmp_path / 'wide.png')
     cv2.imwrite(image_path, np.full((80, 160, 3), 90, np.uint8))
     # 160 x 80 at 128 px: scale 0.8 -> 128 x 64, 32 rows of padding on top;
@@ -241,8 +241,8 @@ def test_cli_end_to_end(tool, tiny_config, mini_root, tmp_path, capsys):
         assert not (other == RED).all(axis=-1).any()
 
     # the PNG is the overlay of the seeded random model's map
-    model = tool.load_model(tiny_config, 'none', seed=0)
-    pipeline = tool.build_inference_pipeline(model.cfg)
+    model = tool.load_detector(tiny_config, 'none', seed=0)
+    pipeline = tool.build_file_pipeline(model.cfg)
     heats, _ = tool.prompt_heatmaps(model, pipeline, listed, 'score', 'all')
     image = cv2.imread(listed)
     expected = tool.overlay(image, heats['level1'], 0.6,

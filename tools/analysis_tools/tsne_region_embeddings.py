@@ -49,23 +49,11 @@ import torch.nn as nn
 from mmengine.config import DictAction
 from mmengine.dataset import Compose
 
-try:
-    from mmioc_rtvp.format.io import class_texts, dump_json, load_mmioc
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.format.io import class_texts, dump_json, load_mmioc
+from mmioc_rtvp.apis.image_pipeline import (build_file_pipeline,
+                                            input_to_original, load_detector,
+                                            prepare_inputs)
 from mmioc_rtvp.datasets.multimodal_dataset import load_class_texts
-
-# tools/ is not a package: make tools/analysis_tools/visualize_prompts.py and
-# tools/image_demo.py importable
-_TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-for _dir in (_TOOLS_DIR, osp.join(_TOOLS_DIR, 'analysis_tools')):
-    if _dir not in sys.path:
-        sys.path.append(_dir)
-from image_demo import build_inference_pipeline  # noqa: E402
-from visualize_prompts import (input_to_original, load_model,  # noqa: E402
-                               prepare_inputs)
+from mmioc_rtvp.format.io import class_texts, dump_json, load_mmioc
 
 #: --level auto: the finest level where sqrt(w * h) <= MAX_CELLS * stride
 MAX_CELLS = 8
@@ -99,7 +87,7 @@ def box_cell(box: Sequence[float], meta: dict,
     Args:
         box (Sequence[float]): xyxy in original image pixels.
         meta (dict): Metainfo of the test pipeline (``scale_factor``,
-            ``pad_param``; see ``visualize_prompts.input_to_original``).
+            ``pad_param``; see ``mmioc_rtvp.apis.image_pipeline.input_to_original``).
         shapes (Sequence[tuple]): ``(H_i, W_i)`` of every level.
         input_width (int): Width W of the network input (strides are
             ``W / W_i``).
@@ -371,7 +359,7 @@ def run(args: argparse.Namespace) -> dict:
     texts = vocabulary(data, args.ann_file, args.texts_file)
     names = [cat['name'] for cat in data['categories']]
 
-    model = load_model(args.config, args.checkpoint, args.cfg_options,
+    model = load_detector(args.config, args.checkpoint, args.cfg_options,
                        args.device, args.seed)
     if not hasattr(model, 'region_embeddings') or not hasattr(
             model, 'reparameterize'):
@@ -380,7 +368,7 @@ def run(args: argparse.Namespace) -> dict:
             'it needs to be an open-vocabulary detector (YOLOWorldDetector '
             'or RTVPNet)')
     model.reparameterize([texts])
-    pipeline = build_inference_pipeline(model.cfg)
+    pipeline = build_file_pipeline(model.cfg)
     level = None if args.level == 'auto' else int(args.level)
     feats = collect_embeddings(model, pipeline, records, args.img_dir, level)
     points, perplexity = run_tsne(feats, args.seed, args.perplexity)

@@ -35,104 +35,19 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
 import torch.nn as nn
-from mmengine.config import Config, DictAction
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.config import DictAction
+from mmengine.dataset import Compose
 
-try:
-    from mmioc_rtvp.format.io import load_mmioc
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.format.io import load_mmioc
-
-# tools/ is not a package: make tools/image_demo.py importable
-_TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if _TOOLS_DIR not in sys.path:
-    sys.path.append(_TOOLS_DIR)
-from image_demo import build_inference_pipeline  # noqa: E402
+from mmioc_rtvp.apis.image_pipeline import (build_file_pipeline,
+                                            input_to_original, load_detector,
+                                            prepare_inputs)
+from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
+from mmioc_rtvp.format.io import load_mmioc
 
 #: --map choice -> key of RTVPNet.visual_prompt_maps
 MAP_KEYS = {'score': 'scores', 'keep': 'keep_masks', 'norm': 'prompt_norms'}
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 BOX_COLOR = (0, 0, 255)  # red, BGR
-
-
-def load_model(config: str,
-               checkpoint: str,
-               cfg_options: Optional[dict] = None,
-               device: str = 'cpu',
-               seed: int = 0) -> nn.Module:
-    """Build a detector and load its checkpoint strictly, as the
-    inferencer does (``mmioc_rtvp.apis.build_detector``: a checkpoint that
-    does not match its config is refused naming both; frozen encoders left
-    out of slim checkpoints are rebuilt from their own files), in eval mode.
-
-    Args:
-        config (str): Config file.
-        checkpoint (str): Checkpoint file, or ``none`` for random weights.
-        cfg_options (dict, optional): Config overrides.
-        device (str): Device. Defaults to ``'cpu'``.
-        seed (int): Seed of the random weights (checkpoint ``none``).
-
-    Returns:
-        nn.Module: The model, with ``.cfg`` set to the merged config.
-    """
-    from mmioc_rtvp.apis import build_detector
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'no such config file: {config}')
-    random_weights = checkpoint.lower() == 'none'
-    if not random_weights and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'no such checkpoint: {checkpoint} (use `none` for random '
-            'weights)')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    torch.manual_seed(seed)
-    model, _ = build_detector(cfg, None if random_weights else checkpoint)
-    return model.to(device)
-
-
-def prepare_inputs(model: nn.Module, pipeline: Compose,
-                   image_path: str) -> Tuple[torch.Tensor, dict]:
-    """Run one image through the test pipeline and the preprocessor.
-
-    Args:
-        model (nn.Module): The detector (its ``data_preprocessor``).
-        pipeline (Compose): Inference pipeline (see
-            ``image_demo.build_inference_pipeline``).
-        image_path (str): The image.
-
-    Returns:
-        tuple: ``(inputs, meta)``: the (1, 3, H, W) network input and the
-        sample's metainfo (``ori_shape``, ``scale_factor``, ``pad_param``).
-    """
-    if not osp.isfile(image_path):
-        raise FileNotFoundError(f'no such image: {image_path}')
-    data = pipeline(dict(img_path=image_path, img_id=0))
-    data = model.data_preprocessor(pseudo_collate([data]), False)
-    return data['inputs'], data['data_samples'][0].metainfo
-
-
-def input_to_original(meta: dict) -> Tuple[float, float, float, float]:
-    """The affine map of the test pipeline, original -> input pixels.
-
-    ``u = x * sx + left``, ``v = y * sy + top`` (what mmyolo's heads invert
-    to rescale boxes: subtract ``pad_param``, divide by ``scale_factor``).
-
-    Args:
-        meta (dict): Metainfo with ``scale_factor`` ``(sx, sy)`` and,
-            after a letterbox, ``pad_param`` ``(top, bottom, left, right)``.
-
-    Returns:
-        tuple[float]: ``(sx, sy, left, top)``.
-    """
-    sx, sy = (float(s) for s in meta.get('scale_factor', (1.0, 1.0)))
-    pad = meta.get('pad_param')
-    top, left = (0.0, 0.0) if pad is None else (float(pad[0]), float(pad[2]))
-    return sx, sy, left, top
 
 
 def _linear_weights(coords: np.ndarray, size: int) -> np.ndarray:
@@ -347,7 +262,7 @@ def expand_images(paths: Sequence[str]) -> List[str]:
         if osp.isdir(path):
             found = sorted(
                 osp.join(path, f) for f in os.listdir(path)
-                if f.lower().endswith(IMAGE_SUFFIXES))
+                if f.lower().endswith(IMAGE_EXTENSIONS))
             if not found:
                 raise ValueError(f'no images in directory {path}')
             out.extend(found)
@@ -399,10 +314,10 @@ def run(args: argparse.Namespace) -> List[str]:
     """Write the overlays; returns the written files."""
     images = expand_images(args.images)
     boxes = gt_boxes_by_image(args.ann_file) if args.ann_file else None
-    model = load_model(args.config, args.checkpoint, args.cfg_options,
+    model = load_detector(args.config, args.checkpoint, args.cfg_options,
                        args.device, args.seed)
     check_prompt_model(model, args.map)
-    pipeline = build_inference_pipeline(model.cfg)
+    pipeline = build_file_pipeline(model.cfg)
     os.makedirs(args.out_dir, exist_ok=True)
     written = []
     for path, stem in zip(images, output_stems(images)):

@@ -28,8 +28,7 @@ from typing import Optional
 
 from PIL import Image, UnidentifiedImageError
 
-#: File name suffixes recognised as images (lower case).
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
 
 #: Image integrity checks, fastest first.
 CHECKS = ('header', 'fast', 'decode')
