@@ -18,12 +18,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-try:
-    from mmioc_rtvp.builders.statistics import run_statistics
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.builders.statistics import run_statistics
+from mmioc_rtvp.builders.statistics import run_statistics
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

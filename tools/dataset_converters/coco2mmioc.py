@@ -10,15 +10,8 @@ Example::
 Exit status: 0 converted, 1 nothing converted, 2 invalid mapping/arguments.
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
-
-try:
-    import mmioc_rtvp  # noqa: F401
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 from mmioc_rtvp.builders.converters.cli import (
     add_common_arguments,  # noqa

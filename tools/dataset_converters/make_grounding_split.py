@@ -26,16 +26,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-try:
-    from mmioc_rtvp.builders.grounding import ReferringRules
-    from mmioc_rtvp.builders.grounding_split import (OPEN_SPLITS,
-                                                    write_grounding_splits)
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.builders.grounding import ReferringRules
-    from mmioc_rtvp.builders.grounding_split import (OPEN_SPLITS,
-                                                    write_grounding_splits)
+from mmioc_rtvp.builders.grounding import ReferringRules
+from mmioc_rtvp.builders.grounding_split import (OPEN_SPLITS,
+                                                write_grounding_splits)
 
 DEFAULT_SPLITS = tuple(f'{name}={ann}' for name, ann in OPEN_SPLITS)
 

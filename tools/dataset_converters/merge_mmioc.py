@@ -17,19 +17,12 @@ unless ``--duplicates keep-all``.
 Exit status: 0 merged, 1 nothing merged, 2 invalid input.
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
 
-try:
-    import mmioc_rtvp  # noqa: F401
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-from mmioc_rtvp.builders.converters.image_io import IMAGE_MODES  # noqa: E402
+from mmioc_rtvp.builders.converters.image_io import IMAGE_MODES
 from mmioc_rtvp.builders.merge import (
-    DUPLICATE_POLICIES,  # noqa: E402
+    DUPLICATE_POLICIES,
     MergeError,
     MergeSource,
     merge_mmioc)

@@ -32,17 +32,11 @@ Examples::
         --splits closed
 """
 import argparse
-import os.path as osp
 import sys
 import time
 from typing import List, Optional
 
-try:
-    from mmioc_rtvp.builders.split import PAPER_UNSEEN_RATIO, split_mmioc
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.builders.split import PAPER_UNSEEN_RATIO, split_mmioc
+from mmioc_rtvp.builders.split import PAPER_UNSEEN_RATIO, split_mmioc
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -23,16 +23,10 @@ Examples::
     python tools/dataset_converters/validate_mmioc.py ann.json --no-images
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
 
-try:
-    from mmioc_rtvp.builders.validate import validate_mmioc
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.builders.validate import validate_mmioc
+from mmioc_rtvp.builders.validate import validate_mmioc
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

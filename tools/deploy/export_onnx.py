@@ -44,13 +44,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-try:
-    import mmioc_rtvp  # noqa: F401
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
+from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,
                                build_metadata, export_onnx,
                                export_text_encoder)
 

@@ -19,23 +19,14 @@ An output directory that already holds a dataset made with the same
 parameters is kept as is (fast re-runs); ``--force`` regenerates it.
 """
 import argparse
-import os.path as osp
 import sys
 import time
 from typing import List, Optional
 
-try:
-    from mmioc_rtvp.builders.mmioc_mini import (DEFAULT_CONTRAST,
-                                                DEFAULT_DEFECT_SCALE,
-                                                format_summary,
-                                                generate_mmioc_mini)
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmioc_rtvp.builders.mmioc_mini import (DEFAULT_CONTRAST,
-                                                DEFAULT_DEFECT_SCALE,
-                                                format_summary,
-                                                generate_mmioc_mini)
+from mmioc_rtvp.builders.mmioc_mini import (DEFAULT_CONTRAST,
+                                            DEFAULT_DEFECT_SCALE,
+                                            format_summary,
+                                            generate_mmioc_mini)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
