@@ -1,5 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-__version__ = '0.1.0'
+__version__ = '0.2.0'
 
 
 def parse_version_info(version_str: str) -> tuple:
