@@ -6,6 +6,8 @@ import os
 import os.path as osp
 from typing import Any, Callable, Iterator, List, Tuple
 
+import numpy as np
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
@@ -18,30 +20,47 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
 
 
 def write_json(obj: Any, path: str, indent: bool = False) -> None:
-    """Write UTF-8 JSON atomically (temporary file + rename).
+    """Write ``obj`` as UTF-8 JSON, atomically (temporary file + rename).
 
-    Non-ASCII text is written as is. ``orjson`` is used when installed.
+    numpy scalars and arrays are written as numbers and lists.
 
     Args:
-        obj: JSON-serialisable data (no NaN).
-        path (str): Output file; parent directories are created.
-        indent (bool): Pretty-print. Defaults to False (compact).
+        obj (Any): The value.
+        path (str): Output path; missing parent directories are created.
+        indent (bool): Indent by two spaces (for small human-read files).
+            Defaults to False.
     """
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = path + '.tmp'
-    if orjson is not None:
-        option = orjson.OPT_INDENT_2 if indent else 0
-        with open(tmp, 'wb') as f:
-            f.write(orjson.dumps(obj, option=option))
-    else:  # pragma: no cover - depends on the environment
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(
-                obj,
-                f,
-                ensure_ascii=False,
-                indent=1 if indent else None,
-                separators=None if indent else (',', ':'))
-    os.replace(tmp, path)
+    parent = osp.dirname(osp.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    try:
+        if orjson is not None:
+            option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+            if indent:
+                option |= orjson.OPT_INDENT_2
+            with open(tmp, 'wb') as f:
+                f.write(orjson.dumps(obj, option=option))
+        else:  # pragma: no cover - depends on the environment
+            with open(tmp, 'w', encoding='utf-8') as f:
+                json.dump(
+                    obj,
+                    f,
+                    indent=2 if indent else None,
+                    ensure_ascii=False,
+                    default=_numpy_default)
+                f.write('\n')
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _numpy_default(value: Any) -> Any:  # pragma: no cover - json fallback
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f'{type(value).__name__} is not JSON serialisable')
 
 
 def read_json(path: str, what: str = 'JSON file') -> Any:

@@ -11,7 +11,6 @@ Nothing here imports torch, mmengine or mmdet (only numpy and orjson).
 """
 import gc
 import json
-import os
 import os.path as osp
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,9 @@ from operator import itemgetter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+# the atomic JSON writer of the format, under this module's name too
+from .file_io import write_json as dump_json  # noqa: F401
 
 try:
     import orjson
@@ -73,50 +75,6 @@ def load_json(path: str, what: str = 'JSON file') -> Any:
     except ValueError as err:  # orjson.JSONDecodeError is a ValueError
         first_line = str(err).splitlines()[0] if str(err) else repr(err)
         raise ValueError(f'{what} {path} is not valid JSON: {first_line}')
-
-
-def dump_json(obj: Any, path: str, indent: bool = False) -> None:
-    """Write ``obj`` as UTF-8 JSON, atomically (temporary file + rename).
-
-    numpy scalars and arrays are written as numbers and lists.
-
-    Args:
-        obj (Any): The value.
-        path (str): Output path; missing parent directories are created.
-        indent (bool): Indent by two spaces (for small human-read files).
-            Defaults to False.
-    """
-    parent = osp.dirname(osp.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        if orjson is not None:
-            option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
-            if indent:
-                option |= orjson.OPT_INDENT_2
-            with open(tmp, 'wb') as f:
-                f.write(orjson.dumps(obj, option=option))
-        else:  # pragma: no cover - depends on the environment
-            with open(tmp, 'w', encoding='utf-8') as f:
-                json.dump(
-                    obj,
-                    f,
-                    indent=2 if indent else None,
-                    ensure_ascii=False,
-                    default=_numpy_default)
-                f.write('\n')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def _numpy_default(value: Any) -> Any:  # pragma: no cover - json fallback
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f'{type(value).__name__} is not JSON serialisable')
 
 
 def load_mmioc(path: str) -> dict:
