@@ -27,13 +27,13 @@ annotations (``duplicates='keep-all'`` keeps all of them).
 import math
 import os.path as osp
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmioc_rtvp.format.file_io import is_within, read_json, write_json
-from .converters.image_io import IMAGE_MODES, hash_file, place_image
 from mmioc_rtvp.format.taxonomy import Taxonomy
+from .converters.image_io import IMAGE_MODES, hash_file, place_image
+from .parallel import parallel_map
 
 DUPLICATE_POLICIES = ('keep-first', 'keep-all')
 
@@ -422,8 +422,8 @@ def merge_mmioc(sources: Sequence[Union[MergeSource, str]],
         osp.join(source.img_dir, *img['file_name'].split('/'))
         for source, img, _, _ in entries
     ]
-    hashes = _parallel(lambda p: hash_file(p) if osp.isfile(p) else None,
-                       paths, num_workers, progress, f'[{name}] hash images')
+    hashes = parallel_map(lambda p: hash_file(p) if osp.isfile(p) else None,
+                          paths, num_workers, progress, f'[{name}] hash images')
 
     kept = []  # (merged file_name, source, img, anns, cat_name, path)
     first_of: Dict[str, int] = {}
@@ -530,11 +530,11 @@ def merge_mmioc(sources: Sequence[Union[MergeSource, str]],
             supercategory=c['supercategory']) for c in categories
     ]
 
-    _parallel(lambda t: place_image(*t),
-              [(path, osp.join(out_dir, 'images', *
-                               merged_name.split('/')), image_mode)
-               for merged_name, _, _, _, _, path in kept], num_workers,
-              progress, f'[{name}] place images')
+    placements = [(path, osp.join(out_dir, 'images',
+                                  *merged_name.split('/')), image_mode)
+                  for merged_name, _, _, _, _, path in kept]
+    parallel_map(lambda t: place_image(*t), placements, num_workers,
+                 progress, f'[{name}] place images')
 
     ann_path = osp.join(out_dir, 'annotations', f'{name}.json')
     texts_path = osp.join(out_dir, 'texts', f'{name}_class_texts.json')
@@ -562,32 +562,6 @@ def merge_mmioc(sources: Sequence[Union[MergeSource, str]],
     with open(summary_path, 'w', encoding='utf-8') as f:
         f.write(report.format_summary() + '\n')
     return report
-
-
-def _parallel(func, items: list, num_workers: int, progress: bool,
-              desc: str) -> list:
-    """``[func(x) for x in items]`` in threads, in order, with a bar."""
-    bar = None
-    if progress and items:
-        from tqdm import tqdm
-        bar = tqdm(total=len(items), desc=desc)
-    results = []
-    try:
-        if num_workers > 1 and len(items) > 1:
-            with ThreadPoolExecutor(num_workers * 2) as pool:
-                for r in pool.map(func, items):
-                    results.append(r)
-                    if bar is not None:
-                        bar.update()
-        else:
-            for x in items:
-                results.append(func(x))
-                if bar is not None:
-                    bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
-    return results
 
 
 __all__ = [

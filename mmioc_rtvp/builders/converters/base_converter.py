@@ -25,14 +25,14 @@ import math
 import os
 import os.path as osp
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from mmioc_rtvp.format.file_io import is_within, write_json
 from mmioc_rtvp.format.taxonomy import Taxonomy
+from ..parallel import parallel_map
 from .class_mapping import CategorySpec, ClassMapping
 from .conversion_report import BOX_REASONS, ConversionReport
-from mmioc_rtvp.format.file_io import is_within, write_json
 from .image_io import CHECKS, IMAGE_MODES, ImageError, place_image, probe_image
 
 #: Box coordinate formats of :class:`SourceBox`.
@@ -344,37 +344,8 @@ class BaseConverter:
     def _map(self, func: Callable, tasks: list, desc: str,
              processes: bool) -> list:
         """``[func(t) for t in tasks]``, in parallel, in order."""
-        bar = None
-        if self.progress and tasks:
-            from tqdm import tqdm
-            bar = tqdm(total=len(tasks), desc=f'[{self.name}] {desc}')
-        results = []
-        workers = self.num_workers
-        try:
-            if workers > 1 and len(tasks) > 1:
-                chunk = max(1, min(64, len(tasks) // (workers * 8)))
-                if processes:
-                    import multiprocessing
-                    with multiprocessing.Pool(workers) as pool:
-                        for r in pool.imap(func, tasks, chunksize=chunk):
-                            results.append(r)
-                            if bar is not None:
-                                bar.update()
-                else:
-                    with ThreadPoolExecutor(workers * 2) as pool:
-                        for r in pool.map(func, tasks):
-                            results.append(r)
-                            if bar is not None:
-                                bar.update()
-            else:
-                for t in tasks:
-                    results.append(func(t))
-                    if bar is not None:
-                        bar.update()
-        finally:
-            if bar is not None:
-                bar.close()
-        return results
+        return parallel_map(func, tasks, self.num_workers, self.progress,
+                            f'[{self.name}] {desc}', processes)
 
     def _check_out_dir(self) -> None:
         if self.root and is_within(self.out_dir, self.root):
