@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from mmioc_rtvp.engine.hooks.slim_checkpoint_hook import SLIM_META_KEY
+from mmioc_rtvp.utils.checkpoint_keys import SLIM_META_KEY
 from .model_loading import BAKED_KEY, TEXT_MODEL, build_detector
 from .vocabulary import Vocabulary, VocabularyLike
 

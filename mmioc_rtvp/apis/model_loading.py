@@ -24,8 +24,8 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmioc_rtvp.engine.hooks.slim_checkpoint_hook import SLIM_META_KEY
 from mmioc_rtvp.registry import MODELS
+from mmioc_rtvp.utils.checkpoint_keys import SLIM_META_KEY
 
 #: Top-level checkpoint key of a baked vocabulary: ``dict(prompts=[[str]],
 #: text_feats=Tensor (K, D))``.

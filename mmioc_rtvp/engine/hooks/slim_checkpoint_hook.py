@@ -10,12 +10,12 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from mmioc_rtvp.registry import HOOKS
+# re-exported: the key was defined here
+from mmioc_rtvp.utils.checkpoint_keys import SLIM_META_KEY  # noqa: F401
 
 #: Attributes naming the file a module's weights were loaded from.
 WEIGHT_SOURCE_ATTRS = ('checkpoint', 'model_path', 'model_name_or_path',
                        'embeddings_file')
-#: ``checkpoint['meta']`` key listing the modules left out.
-SLIM_META_KEY = 'slim_checkpoint'
 #: Prefix of the EMA copy's keys in ``checkpoint['ema_state_dict']``.
 EMA_PREFIX = 'module.'
 
