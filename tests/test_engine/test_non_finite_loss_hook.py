@@ -177,3 +177,139 @@ def test_non_finite_gradient_with_finite_loss_is_skipped(tmp_path):
     initial = snap.params[0]
     for before, after in zip(initial, snap.params[1]):
         assert torch.equal(before, after)
+
+
+# ----------------------------------------------------------------------
+# BatchNorm statistics and the EMA copy (the shipped EMA settings)
+# ----------------------------------------------------------------------
+class _BNDetector(BaseModel):
+    """``inputs * factor -> BatchNorm1d(2) -> mean over L -> Linear(2, 1)``;
+    a NaN ``factor`` is a NaN image: it reaches the running statistics."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(2)
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.stack(inputs)  # (B, 2, L)
+        if mode == 'loss':
+            x = x * torch.tensor(data_samples['box']).view(-1, 1, 1)
+        out = self.linear(self.norm(x).mean(2))  # (B, 1)
+        if mode != 'loss':
+            return out
+        return dict(loss_box=out.pow(2).mean())
+
+
+class _StateSnapshots(Hook):
+    """Copies the model's and the EMA copy's whole state (parameters,
+    buffers, the EMA step count) after every iteration."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.model, self.ema = [], []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        from mmengine.hooks import EMAHook
+        ema = next(h for h in runner.hooks if isinstance(h, EMAHook))
+        self.model.append({k: v.detach().clone() for k, v in
+                           runner.model.state_dict().items()})
+        self.ema.append({k: v.detach().clone() for k, v in
+                         ema.ema_model.state_dict().items()})
+
+
+def _shipped_ema_hook(ema_type='EMAHook'):
+    """The EMA hook of configs/_base_/schedules/adamw_200e.py, as shipped."""
+    from mmengine.config import Config
+
+    from tests.utils.scripts import REPO_ROOT
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/_base_/schedules/adamw_200e.py'))
+    hook = next(dict(h) for h in cfg.custom_hooks if 'EMA' in h['type'])
+    assert (hook['ema_type'], hook['update_buffers']) == ('ExpMomentumEMA',
+                                                          True)
+    hook['type'] = ema_type
+    return hook
+
+
+def _train_bn(work_dir, factors, xs, ema_type='EMAHook'):
+    torch.manual_seed(0)
+    data = [dict(inputs=torch.tensor([[1.0, x, -x], [x * x, 0.5, 2.0]]),
+                 data_samples=dict(box=factor))
+            for x, factor in zip(xs, factors)]
+    snapshots = _StateSnapshots()
+    runner = Runner(
+        model=_BNDetector(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=data,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='pseudo_collate'),
+            batch_size=1,
+            num_workers=0),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(
+            optimizer=dict(type='AdamW', lr=0.05, weight_decay=0.05)),
+        default_hooks=dict(checkpoint=None),
+        custom_hooks=[NonFiniteLossHook(),
+                      _shipped_ema_hook(ema_type), snapshots],
+        default_scope='mmioc_rtvp',
+        randomness=dict(seed=0),
+        experiment_name=f'nonfinite_bn_{work_dir.name}')
+    return runner, snapshots
+
+
+def _assert_same_state(a, b, what):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f'{what}: {key} differs'
+
+
+def test_nan_step_leaves_batchnorm_and_ema_unchanged(tmp_path):
+    """A NaN image at iteration 2: after it, the BatchNorm running mean,
+    variance and batch count, the EMA parameters, the EMA buffers and the
+    EMA step count are exactly those after iteration 1; and the run [ok,
+    NaN, ok] ends exactly as [ok, ok] (the NaN step removed)."""
+    from mmioc_rtvp.engine.hooks import GuardedEMAHook
+    runner, snap = _train_bn(tmp_path / 'a', [OK, NAN, OK], xs=[1, 2, 3])
+    runner.train()
+    assert any(isinstance(h, GuardedEMAHook) for h in runner.hooks)
+    assert snap.ema[0]['steps'] == 1  # iteration 1 was averaged
+    _assert_same_state(snap.model[0], snap.model[1], 'model')
+    _assert_same_state(snap.ema[0], snap.ema[1], 'EMA')
+    assert 'module.norm.running_var' in snap.ema[1]
+    assert not torch.equal(snap.model[1]['norm.running_mean'],
+                           snap.model[2]['norm.running_mean'])
+    assert all(torch.isfinite(v).all() for v in snap.ema[2].values())
+    ref_runner, ref = _train_bn(tmp_path / 'b', [OK, OK], xs=[1, 3])
+    ref_runner.train()
+    _assert_same_state(snap.model[-1], ref.model[-1], 'model vs [ok, ok]')
+    _assert_same_state(snap.ema[-1], ref.ema[-1], 'EMA vs [ok, ok]')
+
+
+def test_mmengine_ema_hook_would_move_on_a_nan_step(tmp_path):
+    """Control: MMEngine's own EMAHook averages the skipped step in (its
+    step count advances), which the guarded hook prevents."""
+    runner, snap = _train_bn(tmp_path, [OK, NAN, OK], xs=[1, 2, 3],
+                             ema_type='mmengine.EMAHook')
+    runner.train()
+    assert snap.ema[1]['steps'] == snap.ema[0]['steps'] + 1
+    # the model's own statistics are restored by the guard all the same
+    _assert_same_state(snap.model[0], snap.model[1], 'model')
+
+
+def test_nan_loss_without_guard_would_poison_batchnorm():
+    """Control: without the restore, a NaN forward pass leaves NaN running
+    statistics in BatchNorm (what the guard undoes)."""
+    from mmioc_rtvp.engine.hooks import (restore_buffers,
+                                         snapshot_training_buffers)
+    model = _BNDetector().train()
+    saved = snapshot_training_buffers(model)
+    assert {name for _, name, _ in saved} == {
+        'running_mean', 'running_var', 'num_batches_tracked'}
+    model([torch.full((2, 3), float('nan'))], dict(box=[1.0]), mode='loss')
+    assert torch.isnan(model.norm.running_mean).all()
+    restore_buffers(saved)
+    assert torch.equal(model.norm.running_mean, torch.zeros(2))
+    assert int(model.norm.num_batches_tracked) == 0

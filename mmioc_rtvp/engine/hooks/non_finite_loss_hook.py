@@ -2,17 +2,22 @@
 """Skip the update of a training step whose loss is not finite."""
 import logging
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
-from mmengine.hooks import Hook
+from mmengine.hooks import EMAHook, Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 
 from mmioc_rtvp.registry import HOOKS
+
+
+#: Runtime-info key of the message hub: True while the current training
+#: iteration's update is skipped (read by :class:`GuardedEMAHook`).
+UPDATE_SKIPPED_KEY = 'nonfinite_update_skipped'
 
 
 class NonFiniteLossError(RuntimeError):
@@ -62,6 +67,16 @@ class NonFiniteLossHook(Hook):
       parameters *and* their states (momentum, step counts) untouched.
       Under DDP the decision is all-reduced, so every rank skips together.
 
+    A skipped step changes nothing else either: the buffers of the modules
+    in training mode (BatchNorm running statistics and batch counts) are
+    copied before every training forward pass and copied back when the step
+    is skipped, and the message hub's runtime info ``UPDATE_SKIPPED_KEY`` is
+    True for that iteration, which :class:`GuardedEMAHook` (registered as
+    ``EMAHook`` in this scope) reads to leave the EMA copy, its buffers and
+    its step count as they were. With gradient accumulation, a bad
+    micro-step's own forward pass is undone; the earlier micro-steps of the
+    window keep their statistics.
+
     Each skipped step is logged (iteration and the non-finite terms), counted
     in the log line (``nonfinite_skipped``) and in a summary at the end.
     After ``max_consecutive`` skipped steps in a row the run stops with
@@ -92,14 +107,23 @@ class NonFiniteLossHook(Hook):
         self._step_reason = ''
         self._streak_terms: List[str] = []
         self._handles: list = []
+        self._buffers: List[Tuple[torch.nn.Module, str, torch.Tensor]] = []
+        self._message_hub = None
 
-    # -- the two PyTorch hooks ------------------------------------------
+    # -- the PyTorch hooks ----------------------------------------------
+    def _before_forward(self, module: torch.nn.Module, args,
+                        kwargs) -> None:
+        if module.training and kwargs.get('mode') == 'loss':
+            self._buffers = snapshot_training_buffers(module)
+
     def _on_forward(self, module: torch.nn.Module, args, output) -> None:
         if module.training and isinstance(output, dict):
             # accumulate over gradient-accumulation micro-steps
             for name in non_finite_terms(output):
                 if name not in self._terms:
                     self._terms.append(name)
+            if self._terms:
+                self._set_skipped(True)
 
     def _on_step(self, optimizer: torch.optim.Optimizer, args,
                  kwargs) -> None:
@@ -118,6 +142,10 @@ class NonFiniteLossHook(Hook):
         if flag.any():
             for p in params:
                 p.grad = None
+            # after the backward pass: the buffers are no longer needed by
+            # autograd and may be written in place
+            restore_buffers(self._buffers)
+            self._set_skipped(True)
             self._skipped_step = True
             if self._terms:
                 self._step_reason = 'non-finite loss terms: ' + ', '.join(
@@ -135,10 +163,20 @@ class NonFiniteLossHook(Hook):
             return [w.optimizer for w in wrapper.values()]
         return [wrapper.optimizer]
 
+    def _set_skipped(self, skipped: bool) -> None:
+        if self._message_hub is not None:
+            self._message_hub.update_info(UPDATE_SKIPPED_KEY, skipped)
+
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        self._handles = [model.register_forward_hook(self._on_forward)]
+        self._message_hub = runner.message_hub
+        self._warn_unguarded_ema(runner)
+        self._handles = [
+            model.register_forward_pre_hook(
+                self._before_forward, with_kwargs=True),
+            model.register_forward_hook(self._on_forward)
+        ]
         for optimizer in self._optimizers(runner):
             self._handles.append(
                 optimizer.register_step_pre_hook(self._on_step))
@@ -148,6 +186,8 @@ class NonFiniteLossHook(Hook):
         self._terms = []
         self._skipped_step = False
         self._step_reason = ''
+        self._buffers = []
+        self._set_skipped(False)
 
     def after_train_iter(self, runner, batch_idx: int,
                          data_batch: Optional[dict] = None,
@@ -156,6 +196,7 @@ class NonFiniteLossHook(Hook):
             if self._terms:
                 # a non-finite term while gradients accumulate: the update
                 # comes later and will be skipped; count it then
+                restore_buffers(self._buffers)
                 return
             self.consecutive = 0
             self._streak_terms = []
@@ -197,7 +238,49 @@ class NonFiniteLossHook(Hook):
             'skipped for a non-finite loss or gradient',
             logger='current')
 
+    @staticmethod
+    def _warn_unguarded_ema(runner) -> None:
+        from .guarded_ema_hook import GuardedEMAHook
+        for hook in runner.hooks:
+            if isinstance(hook, EMAHook) and not isinstance(
+                    hook, GuardedEMAHook):
+                print_log(
+                    f'NonFiniteLossHook: {type(hook).__module__}.'
+                    f'{type(hook).__name__} updates the EMA copy after a '
+                    'skipped step too; use GuardedEMAHook (type=\'EMAHook\' '
+                    'in the mmioc_rtvp scope) to leave it unchanged',
+                    logger='current', level=logging.WARNING)
+
     def _remove_handles(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+
+def snapshot_training_buffers(
+        model: torch.nn.Module
+) -> List[Tuple[torch.nn.Module, str, torch.Tensor]]:
+    """Copies of the buffers of every module of ``model`` in training mode.
+
+    A training forward pass writes into these in place (BatchNorm's
+    ``running_mean`` / ``running_var`` (C,) and ``num_batches_tracked`` ()),
+    frozen modules in eval mode do not, so they are left out.
+
+    Args:
+        model (torch.nn.Module): The detector.
+
+    Returns:
+        list[tuple]: ``(module, buffer name, copy)`` per buffer.
+    """
+    return [(module, name, buf.detach().clone())
+            for module in model.modules() if module.training
+            for name, buf in module.named_buffers(recurse=False)
+            if buf is not None]
+
+
+def restore_buffers(
+        saved: Sequence[Tuple[torch.nn.Module, str, torch.Tensor]]) -> None:
+    """Write the copies of :func:`snapshot_training_buffers` back in place."""
+    with torch.no_grad():
+        for module, name, copy in saved:
+            getattr(module, name).copy_(copy)
