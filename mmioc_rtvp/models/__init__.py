@@ -6,4 +6,5 @@ from .detectors import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .prompt_encoders import *  # noqa: F401,F403
 from .text_encoders import *  # noqa: F401,F403

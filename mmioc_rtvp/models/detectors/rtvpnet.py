@@ -1,7 +1,7 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """RTVPNet: Refined Text-Visual Prompt Network (the paper's detector)."""
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -33,6 +33,8 @@ class RTVPFeatures:
             without RVP.
         scores (tuple[Tensor]): (B, 1, H_i, W_i) RVP scores M; empty
             without RVP.
+        exemplar_losses (dict): ``loss_exemplar_align`` of a training
+            forward with an exemplar encoder; empty otherwise.
     """
     img_feats: Tuple[Tensor, ...]
     txt_feats: Tensor
@@ -41,6 +43,7 @@ class RTVPFeatures:
     prompts: Tuple[Tensor, ...] = ()
     keep_masks: Tuple[Tensor, ...] = ()
     scores: Tuple[Tensor, ...] = ()
+    exemplar_losses: Dict[str, Tensor] = field(default_factory=dict)
 
 
 @MODELS.register_module()
@@ -228,16 +231,12 @@ class RTVPNet(YOLOWorldDetector):
         return F.interpolate(
             x, size=ref.shape[-2:], mode='bilinear', align_corners=False)
 
-    def forward_features(self, batch_inputs: Tensor,
-                         txt_feats: Tensor) -> RTVPFeatures:
-        """Every intermediate result of the forward (see the class doc).
-
-        Args:
-            batch_inputs (Tensor): (B, 3, H, W) images.
-            txt_feats (Tensor): (B, K, D) text embeddings.
+    def _prompted_features(self, batch_inputs: Tensor) -> RTVPFeatures:
+        """Expert features with the visual prompts injected (neck inputs).
 
         Returns:
-            RTVPFeatures: Neck outputs, updated texts and the prompts.
+            RTVPFeatures: ``img_feats`` holds the neck inputs X'_i;
+            ``txt_feats`` is empty.
         """
         expert_feats = tuple(self.backbone.forward_image(batch_inputs))
         feats = expert_feats
@@ -255,11 +254,42 @@ class RTVPNet(YOLOWorldDetector):
             feats = tuple(
                 x + self._resize_to(adapter(s), x) for x, s, adapter in zip(
                     expert_feats, prompts, self.prompt_adapters))
-        img_feats = tuple(self.neck(feats, txt_feats))
+        return RTVPFeatures(feats, batch_inputs.new_zeros(0), expert_feats,
+                            coarse, prompts, keeps, scores)
+
+    def neck_inputs(self, batch_inputs: Tensor) -> Tuple[Tensor, ...]:
+        """The prompted expert features X'_i (see the class doc)."""
+        return self._prompted_features(batch_inputs).img_feats
+
+    def forward_features(self,
+                         batch_inputs: Tensor,
+                         txt_feats: Tensor,
+                         batch_data_samples: Optional[Union[
+                             dict, SampleList]] = None) -> RTVPFeatures:
+        """Every intermediate result of the forward (see the class doc).
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) images.
+            txt_feats (Tensor): (B, K, D) text embeddings.
+            batch_data_samples (dict or list[DetDataSample], optional): A
+                training batch; with an exemplar encoder, some prompts are
+                then replaced by exemplars (:meth:`swap_in_exemplars`).
+
+        Returns:
+            RTVPFeatures: Neck outputs, updated texts and the prompts.
+        """
+        out = self._prompted_features(batch_inputs)
+        exemplar_losses = {}
+        if batch_data_samples is not None:
+            txt_feats, exemplar_losses = self.swap_in_exemplars(
+                out.img_feats, txt_feats, batch_data_samples)
+        img_feats = tuple(self.neck(out.img_feats, txt_feats))
         if self.visual_text is not None:
             txt_feats = self.visual_text(img_feats, txt_feats)
-        return RTVPFeatures(img_feats, txt_feats, expert_feats, coarse,
-                            prompts, keeps, scores)
+        out.img_feats = img_feats
+        out.txt_feats = txt_feats
+        out.exemplar_losses = exemplar_losses
+        return out
 
     def extract_feat(self,
                      batch_inputs: Tensor,
@@ -308,9 +338,11 @@ class RTVPNet(YOLOWorldDetector):
             auxiliary head).
         """
         txt_feats = self._train_text_feats(batch_inputs, batch_data_samples)
-        out = self.forward_features(batch_inputs, txt_feats)
+        out = self.forward_features(batch_inputs, txt_feats,
+                                    batch_data_samples)
         losses = self.bbox_head.loss(out.img_feats, out.txt_feats,
                                      batch_data_samples)
+        losses.update(out.exemplar_losses)
         if self.domain_projection is not None:
             losses.update(
                 self.domain_projection.loss(out.expert_feats,

@@ -1,13 +1,15 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Open-vocabulary YOLO detector (YOLO-World v2 style)."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.structures import OptSampleList, SampleList
+from mmdet.utils import OptConfigType
 from mmyolo.models.detectors import YOLODetector
 from torch import Tensor
 
 from mmioc_rtvp.registry import MODELS
+from ..prompt_encoders.exemplar_swap import plan_exemplar_swap
 
 
 @MODELS.register_module()
@@ -36,6 +38,18 @@ class YOLOWorldDetector(YOLODetector):
             batch with another K is rejected. None accepts any K.
         num_test_classes (int, optional): K of every test vocabulary; None
             accepts any K.
+        exemplar_encoder (dict, optional): :class:`ExemplarPromptEncoder`
+            (``in_channels``, ``strides`` and ``embed_dims`` are filled in):
+            a box on a reference image becomes a class embedding in the
+            text-embedding space (docs/exemplar_prompts.md).
+        exemplar_train_cfg (dict, optional): How the exemplar encoder is
+            trained: ``swap_prob`` (share of the eligible prompt slots of a
+            batch whose text embedding is replaced by the embedding of a
+            box of the same class from another image; default 0.5) and
+            ``align_loss`` (a loss config called as
+            :class:`InfoNCERegionTextLoss`, aligning each exemplar with its
+            class's text among the image's prompts; default InfoNCE,
+            weight 1.0).
         **kwargs: Other ``YOLODetector`` arguments (``train_cfg``,
             ``test_cfg``, ``data_preprocessor``, ``init_cfg``,
             ``use_syncbn``).
@@ -45,6 +59,8 @@ class YOLOWorldDetector(YOLODetector):
                  *args,
                  num_train_classes: Optional[int] = None,
                  num_test_classes: Optional[int] = None,
+                 exemplar_encoder: OptConfigType = None,
+                 exemplar_train_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.num_train_classes = num_train_classes
@@ -52,6 +68,37 @@ class YOLOWorldDetector(YOLODetector):
         # (1, K, D) embeddings of a fixed vocabulary, see reparameterize()
         self.register_buffer('text_feats', None, persistent=False)
         self.vocabulary: Optional[List[str]] = None
+        self.exemplar_encoder: Optional[torch.nn.Module] = None
+        self.exemplar_align_loss: Optional[torch.nn.Module] = None
+        self.exemplar_swap_prob = 0.0
+        if exemplar_encoder is not None:
+            self._build_exemplar_encoder(exemplar_encoder,
+                                         exemplar_train_cfg or {})
+
+    def _build_exemplar_encoder(self, encoder_cfg: dict,
+                                train_cfg: dict) -> None:
+        """Build the exemplar encoder over the neck inputs and its loss."""
+        dim = self.backbone.text_embed_dim
+        if dim is None:
+            raise ValueError('exemplar_encoder needs a text model: the '
+                             'exemplar embeddings live in its space')
+        cfg = dict(encoder_cfg)
+        cfg.setdefault('in_channels', list(self.backbone.out_channels))
+        cfg.setdefault('strides', list(self.backbone.out_strides))
+        cfg.setdefault('embed_dims', dim)
+        self.exemplar_encoder = MODELS.build(cfg)
+        unknown = set(train_cfg) - {'swap_prob', 'align_loss'}
+        if unknown:
+            raise ValueError(f'exemplar_train_cfg: unknown keys '
+                             f'{sorted(unknown)} (swap_prob, align_loss)')
+        self.exemplar_swap_prob = float(train_cfg.get('swap_prob', 0.5))
+        if not 0.0 <= self.exemplar_swap_prob <= 1.0:
+            raise ValueError('exemplar_train_cfg.swap_prob must be in [0, '
+                             f'1], got {self.exemplar_swap_prob}')
+        self.exemplar_align_loss = MODELS.build(
+            train_cfg.get('align_loss',
+                          dict(type='InfoNCERegionTextLoss',
+                               loss_weight=1.0)))
 
     # ------------------------------------------------------------------
     # texts
@@ -157,6 +204,132 @@ class YOLOWorldDetector(YOLODetector):
                           self.num_train_classes, 'training batch')
         return self.backbone.forward_text(texts, device=batch_inputs.device)
 
+    def set_class_embeddings(self, embeds: Tensor,
+                             names: Sequence[str]) -> None:
+        """Use K given class embeddings as the vocabulary.
+
+        The embeddings stand where text embeddings stand: text, exemplar
+        (:meth:`encode_exemplars`) or fused ones, unit-norm, of the text
+        encoder's width D. Afterwards :meth:`predict` uses them as after
+        :meth:`reparameterize`.
+
+        Args:
+            embeds (Tensor): (K, D) or (1, K, D) class embeddings.
+            names (Sequence[str]): K class names (the labels' meaning).
+        """
+        embeds = embeds.detach()
+        if embeds.dim() == 3 and embeds.shape[0] == 1:
+            embeds = embeds[0]
+        if embeds.dim() != 2 or embeds.shape[0] != len(names):
+            raise ValueError(
+                f'set_class_embeddings: expected ({len(names)}, D) '
+                f'embeddings for {len(names)} names, got '
+                f'{tuple(embeds.shape)}')
+        dim = self.backbone.text_embed_dim
+        if dim is not None and embeds.shape[1] != dim:
+            raise ValueError(f'set_class_embeddings: embeddings of width '
+                             f'{embeds.shape[1]}, the model expects {dim}')
+        if not bool(torch.isfinite(embeds).all()):
+            raise ValueError('set_class_embeddings: non-finite embeddings')
+        device = next(self.parameters()).device
+        self.text_feats = embeds.float().to(device)[None]
+        self.vocabulary = [str(n) for n in names]
+
+    # ------------------------------------------------------------------
+    # exemplar prompts
+    # ------------------------------------------------------------------
+    def neck_inputs(self, batch_inputs: Tensor) -> Tuple[Tensor, ...]:
+        """The image features the neck fuses with the text.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) images.
+
+        Returns:
+            tuple[Tensor]: (B, C_i, H_i, W_i) per level.
+        """
+        return tuple(self.backbone.forward_image(batch_inputs))
+
+    def encode_exemplars(self, batch_inputs: Tensor,
+                         boxes: Sequence[Tensor]) -> Tensor:
+        """Class embeddings of exemplar boxes on reference images.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) preprocessed reference
+                images.
+            boxes (Sequence[Tensor]): B tensors (n_b, 4) of xyxy boxes in
+                the input's pixels.
+
+        Returns:
+            Tensor: (sum n_b, D) unit embeddings, image by image.
+        """
+        if self.exemplar_encoder is None:
+            raise ValueError(
+                'this model has no exemplar encoder; use a config with '
+                'model.exemplar_encoder (configs/exemplar/)')
+        if len(boxes) != batch_inputs.shape[0]:
+            raise ValueError(f'encode_exemplars: {len(boxes)} box lists for '
+                             f'{batch_inputs.shape[0]} images')
+        feats = self.neck_inputs(batch_inputs)
+        batch_idx = torch.cat([
+            torch.full((len(b), ), i, dtype=torch.long)
+            for i, b in enumerate(boxes)
+        ]).to(batch_inputs.device)
+        flat = torch.cat([b.reshape(-1, 4) for b in boxes]).to(
+            batch_inputs.device, torch.float32)
+        return self.exemplar_encoder(feats, flat, batch_idx)
+
+    @staticmethod
+    def _gt_table(batch_data_samples: Union[dict, SampleList]
+                  ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Ground truth as (G,) images, (G,) labels, (G, 4) xyxy boxes."""
+        if isinstance(batch_data_samples, dict):
+            table = batch_data_samples['bboxes_labels']
+            return table[:, 0].long(), table[:, 1].long(), table[:, 2:6]
+        batch, labels, boxes = [], [], []
+        for i, sample in enumerate(batch_data_samples):
+            gt = sample.gt_instances
+            batch.append(torch.full_like(gt.labels, i))
+            labels.append(gt.labels)
+            boxes.append(gt.bboxes.reshape(-1, 4))
+        return torch.cat(batch), torch.cat(labels), torch.cat(boxes)
+
+    def swap_in_exemplars(self, feats: Sequence[Tensor], txt_feats: Tensor,
+                          batch_data_samples: Union[dict, SampleList]
+                          ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """Training: replace prompt slots with exemplars of their class.
+
+        See ``exemplar_train_cfg`` and :func:`plan_exemplar_swap`.
+
+        Args:
+            feats (Sequence[Tensor]): Neck inputs (B, C_i, H_i, W_i).
+            txt_feats (Tensor): (B, K, D) text embeddings of the batch.
+            batch_data_samples (dict or list[DetDataSample]): The batch.
+
+        Returns:
+            tuple: the (B, K, D) embeddings with the swapped slots, and
+            ``{'loss_exemplar_align': ...}`` (empty without an encoder or
+            outside training).
+        """
+        if self.exemplar_encoder is None or not self.training:
+            return txt_feats, {}
+        texts = self._sample_texts(batch_data_samples)
+        gt_batch, gt_labels, gt_boxes = self._gt_table(batch_data_samples)
+        swap = plan_exemplar_swap(texts, gt_batch, gt_labels, gt_boxes,
+                                  self.exemplar_swap_prob)
+        if len(swap) == 0:
+            # keep every parameter in the graph (DDP expects it)
+            zero = sum(p.reshape(-1)[0] * 0
+                       for p in self.exemplar_encoder.parameters())
+            return txt_feats, dict(loss_exemplar_align=zero)
+        embeds = self.exemplar_encoder(feats, swap.src_boxes,
+                                       swap.src_batch)
+        loss = self.exemplar_align_loss(embeds, txt_feats.detach(),
+                                        swap.slot_batch, swap.slot_index)
+        swapped = txt_feats.clone()
+        swapped[swap.slot_batch, swap.slot_index] = embeds.to(
+            swapped.dtype)
+        return swapped, dict(loss_exemplar_align=loss)
+
     # ------------------------------------------------------------------
     # detector API
     # ------------------------------------------------------------------
@@ -178,7 +351,7 @@ class YOLOWorldDetector(YOLODetector):
         if txt_feats is None:
             txt_feats = self._test_text_feats(batch_inputs.shape[0], None,
                                               batch_inputs.device)
-        img_feats = self.backbone.forward_image(batch_inputs)
+        img_feats = self.neck_inputs(batch_inputs)
         if self.with_neck:
             img_feats = self.neck(img_feats, txt_feats)
         return img_feats, txt_feats
@@ -197,8 +370,14 @@ class YOLOWorldDetector(YOLODetector):
             dict[str, Tensor]: Losses.
         """
         txt_feats = self._train_text_feats(batch_inputs, batch_data_samples)
-        img_feats, txt_feats = self.extract_feat(batch_inputs, txt_feats)
-        return self.bbox_head.loss(img_feats, txt_feats, batch_data_samples)
+        img_feats = self.neck_inputs(batch_inputs)
+        txt_feats, losses = self.swap_in_exemplars(img_feats, txt_feats,
+                                                   batch_data_samples)
+        if self.with_neck:
+            img_feats = self.neck(img_feats, txt_feats)
+        losses.update(
+            self.bbox_head.loss(img_feats, txt_feats, batch_data_samples))
+        return losses
 
     def predict(self,
                 batch_inputs: Tensor,
