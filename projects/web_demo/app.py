@@ -20,6 +20,7 @@ from web_demo import AllowedPaths, DemoSettings, create_app
 from web_demo.inferencer_predictor import InferencerPredictor
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+WILDCARDS = ('0.0.0.0', '::', '')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -58,6 +59,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--max-examples', type=int, default=200,
         help='most images of the allowed folders listed on the page')
+    parser.add_argument(
+        '--allowed-host', nargs='+', default=[], metavar='NAME',
+        help='more names the page may be opened under (default: the --host '
+        'address and localhost; any other Host header is refused)')
+    parser.add_argument(
+        '--max-in-flight', type=int, default=8,
+        help='requests served at once; more are answered 503 (busy) '
+        'before their upload is read')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -82,13 +91,22 @@ def check_args(args: argparse.Namespace) -> None:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SystemExit(f'web_demo: --threshold {args.threshold}: '
                          'not in [0, 1]')
-    if min(args.max_upload_mb, args.max_pixels, args.max_examples) <= 0:
-        raise SystemExit('web_demo: --max-upload-mb, --max-pixels and '
-                         '--max-examples must be positive')
+    if min(args.max_upload_mb, args.max_pixels, args.max_examples,
+           args.max_in_flight) <= 0:
+        raise SystemExit('web_demo: --max-upload-mb, --max-pixels, '
+                         '--max-examples and --max-in-flight must be '
+                         'positive')
     try:
         AllowedPaths(args.allowed_dir)
     except NotADirectoryError as err:
         raise SystemExit(f'web_demo: {err}') from None
+
+
+def allowed_hosts(args: argparse.Namespace) -> List[str]:
+    """Host names served: the bound address, localhost and --allowed-host
+    (a wildcard bind address is no name a browser sends)."""
+    names = [] if args.host in WILDCARDS else [args.host]
+    return list(dict.fromkeys(names + ['localhost'] + args.allowed_host))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -96,7 +114,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     check_args(args)
     if args.host not in LOOPBACK:
         print(f'web_demo: WARNING: binding {args.host} exposes the demo to '
-              'the network (no authentication)', file=sys.stderr)
+              'the network (no authentication); pages are served under '
+              f'the names {", ".join(allowed_hosts(args))} only '
+              '(--allowed-host)', file=sys.stderr)
     predictor = InferencerPredictor.from_files(
         args.config, args.checkpoint, device=args.device,
         threshold=args.threshold, threshold_file=args.threshold_file)
@@ -108,7 +128,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         threshold_source=threshold_source(args),
         default_score_thr=args.score_thr,
         max_examples=args.max_examples,
-        model_name=osp.basename(args.config))
+        model_name=osp.basename(args.config),
+        allowed_hosts=allowed_hosts(args),
+        max_in_flight=args.max_in_flight)
     app = create_app(predictor, settings)
     print(f'web_demo: serving {osp.basename(args.config)} on '
           f'http://{args.host}:{args.port}/', flush=True)

@@ -42,6 +42,8 @@ DETECTIONS = [
 ]
 PREDICTION = Prediction(DETECTIONS, 0.9, 'NG')
 LIMIT = 50_000  # bytes, small so that tests stay small
+#: The name the test client sends as Host (one of the default names)
+URL = 'http://localhost:7860'
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def client(predictor, allowed_dir):
         max_upload_bytes=LIMIT, max_pixels=100_000,
         allowed_dirs=[str(allowed_dir)], threshold=0.6,
         threshold_source='test', default_score_thr=0.3)
-    with TestClient(create_app(predictor, settings)) as c:
+    with TestClient(create_app(predictor, settings), base_url=URL) as c:
         yield c
 
 
@@ -244,7 +246,8 @@ def test_predict_upload(client, predictor):
 
 def test_predict_without_threshold_has_no_verdict():
     predictor = RecordingPredictor(Prediction([], 0.0, None))
-    with TestClient(create_app(predictor, DemoSettings())) as c:
+    with TestClient(create_app(predictor, DemoSettings()),
+                    base_url=URL) as c:
         assert c.get('/api/info').json()['threshold'] is None
         body = post(c, {'prompts': 'a'}, {
             'image': ('a.png', png_bytes(random_image(8, 8, 0)))}).json()
@@ -308,7 +311,8 @@ def test_request_body_over_limit_refused_before_parsing(client, predictor):
 def test_predictor_value_error_is_a_message(allowed_dir):
     predictor = RecordingPredictor(
         None, error=ValueError("prompt 'foo' is not in the table"))
-    with TestClient(create_app(predictor, DemoSettings())) as c:
+    with TestClient(create_app(predictor, DemoSettings()),
+                    base_url=URL) as c:
         res = post(c, {'prompts': 'foo'},
                    {'image': ('a.png', png_bytes(random_image(8, 8, 0)))})
     assert res.status_code == 400

@@ -28,11 +28,14 @@ CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
 INSTALL_HINT = ('install them with `bash tools/install.sh` (apt-get install '
                 'chromium chromium-driver)')
+EVIL = 'evil.test'
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
                   '--disable-quic', '--no-first-run',
                   '--disable-background-networking',
                   '--disable-component-update', '--disable-sync',
-                  '--window-size=1280,1000')
+                  '--window-size=1280,1000',
+                  # a name of another site that resolves to this machine
+                  f'--host-resolver-rules=MAP {EVIL} 127.0.0.1')
 #: Image-level OK/NG threshold, in the file the calibration tool writes next
 #: to the checkpoint.
 THRESHOLD = 0.02
@@ -394,15 +397,125 @@ def test_browser_fetch_over_limit_reads_the_413_message(server, browser):
     assert 'is over the limit of' in answer[1]
 
 
+#: Run in a page: POST an image and prompts to ``/api/predict`` and GET
+#: ``/api/info`` of ``arguments[2]`` (a base URL), with the page's own
+#: ``fetch``; returns ``{predict: [status, body], info: [...]}``, status 0
+#: when the browser let the script read nothing.
+FETCH_SCRIPT = '''
+    const done = arguments[arguments.length - 1];
+    const [bytes, prompts, base, mode] = arguments;
+    const form = new FormData();
+    form.append("prompts", prompts);
+    form.append("score_thr", "0");
+    form.append("image", new Blob([new Uint8Array(bytes)],
+                                  {type: "image/png"}), "part.png");
+    const read = (p) => p.then((r) => r.text().then((t) => [r.status, t]))
+                         .catch((e) => [0, String(e)]);
+    (async () => {
+      const predict = await read(fetch(base + "/api/predict",
+          {method: "POST", body: form, mode: mode}));
+      const info = await read(fetch(base + "/api/info", {mode: mode}));
+      done({predict: predict, info: info});
+    })();
+'''
+
+
+def test_browser_page_of_another_name_cannot_read_a_result(server, files,
+                                                          browser):
+    """DNS rebinding: a page whose name (evil.test) resolves to this
+    machine (chromium's --host-resolver-rules) is, for the browser, of
+    origin http://evil.test:PORT - the demo's own port -, so its script may
+    read what the demo answers. The demo refuses every request naming that
+    Host: the script reads no result. Then a page of evil.test on another
+    port posting to the demo's own name: refused by its Origin, and the
+    browser lets the script read nothing. Control: the same script on the
+    demo's page reads the detections."""
+    with open(files['image'], 'rb') as f:
+        image = list(f.read())
+    evil = f'http://{EVIL}:{server["port"]}'
+    browser.get(evil + '/')
+    assert 'is not a name of this server' in browser.page_source
+    assert browser.find_elements('id', 'detect') == []  # not the demo page
+    out = browser.execute_async_script(FETCH_SCRIPT, image, PROMPTS[0],
+                                       evil, 'same-origin')
+    assert out['predict'][0] == 400, out
+    assert json.loads(out['predict'][1])['detail'].startswith(
+        f"Host '{EVIL}:{server['port']}' is not a name of this server")
+    assert out['info'][0] == 400 and 'threshold' not in out['info'][1]
+    # another port of evil.test: a plain page of "another site"
+    other_port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, '-m', 'http.server', str(other_port), '--bind',
+         '127.0.0.1', '--directory', str(files['allowed'])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f'http://127.0.0.1:{other_port}/', timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, 'http.server not up'
+                time.sleep(0.2)
+        browser.get(f'http://{EVIL}:{other_port}/')
+        for mode in ('cors', 'no-cors'):
+            out = browser.execute_async_script(
+                FETCH_SCRIPT, image, PROMPTS[0], server['url'], mode)
+            assert out['predict'][0] == 0 and out['info'][0] == 0, out
+            assert 'detections' not in out['predict'][1]
+    finally:
+        other.terminate()
+        other.wait(timeout=20)
+    # and the demo refuses such a POST itself (what the browser sent)
+    res = httpx.post(server['url'] + '/api/predict',
+                     headers={'origin': f'http://{EVIL}:{other_port}'},
+                     data={'prompts': PROMPTS[0]},
+                     files={'image': ('part.png', bytes(image))}, timeout=60)
+    assert res.status_code == 403
+    # control: the same script from the demo's own page reads the result
+    browser.get(server['url'] + '/')
+    out = browser.execute_async_script(FETCH_SCRIPT, image, PROMPTS[0],
+                                       server['url'], 'same-origin')
+    assert out['predict'][0] == 200, out
+    assert json.loads(out['predict'][1])['detections']
+    assert out['info'][0] == 200
+
+
+def test_browser_page_obeys_its_content_security_policy(server, files,
+                                                         browser):
+    """The page runs under its own policy (its inline script and style
+    allowed by hash): the script works (an upload is detected) and the
+    style applies (the form's grid, the bold verdict)."""
+    res = httpx.get(server['url'] + '/')
+    assert "script-src 'sha256-" in res.headers['content-security-policy']
+    state = run_in_page(browser, server['url'], files['image'], PROMPTS[0],
+                        0.0)
+    assert state == 'done'
+    style = browser.execute_script('''
+        return [getComputedStyle(document.getElementById("form")).display,
+                getComputedStyle(document.getElementById("verdict"))
+                    .fontWeight];''')
+    assert style == ['grid', '700']
+
+
 def test_bench_web_demo_runs_and_reports_ratios(files, capsys):
     from tests.utils.scripts import load_script
     bench = load_script('benchmarks/bench_web_demo.py', 'bench_web_demo')
     out = bench.main([
         files['config'], files['checkpoint'], '--image', files['image'],
         '--texts', PROMPTS[0], PROMPTS[1], '--iters', '2', '--warmup', '0',
-        '--concurrency', '3', '--rounds', '1'
+        '--concurrency', '3', '--rounds', '1', '--clients', '6',
+        '--max-in-flight', '2'
     ])
     assert all(out[k] > 0 for k in ('direct', 'http', 'burst'))
     printed = capsys.readouterr().out
     assert 'ratio http / direct:' in printed
     assert 'ratio 3 concurrent / (3 x direct):' in printed
+    # the flood: 6 clients, bound 2: 2 answered at least, the rest
+    # refused; without the bound all 6 answered
+    bounded, unbounded = out['floods'][2], out['floods'][6]
+    assert bounded['answered'] + bounded['refused'] == 6
+    assert bounded['answered'] >= 2 and bounded['refused'] >= 1
+    assert bounded['failed'] == 0
+    assert unbounded == dict(unbounded, answered=6, refused=0, failed=0)
+    assert 'flood: 6 requests at once' in printed

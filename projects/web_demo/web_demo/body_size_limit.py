@@ -1,11 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """ASGI middleware bounding the size of every request body."""
-import json
-from typing import Awaitable, Callable, MutableMapping
-
-Message = MutableMapping[str, object]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from .asgi_replies import Message, Receive, Send, drain_body, send_refusal
 
 
 class BodySizeLimit:
@@ -43,11 +38,11 @@ class BodySizeLimit:
             try:
                 size = int(declared)
             except ValueError:
-                await self._refuse(send, 400, 'invalid Content-Length')
+                await send_refusal(send, 400, 'invalid Content-Length')
                 return
             if size > self.max_bytes:
                 if await self._drain(receive, 0):
-                    await self._refuse(send, 413, self._too_large(size))
+                    await send_refusal(send, 413, self._too_large(size))
                 return
         chunks, total, more = [], 0, True
         while more:
@@ -60,7 +55,7 @@ class BodySizeLimit:
             if total > self.max_bytes:
                 chunks.clear()
                 if not more or await self._drain(receive, total):
-                    await self._refuse(send, 413, self._too_large(None))
+                    await send_refusal(send, 413, self._too_large(None))
                 return
             chunks.append(chunk)
         body = b''.join(chunks)
@@ -78,28 +73,9 @@ class BodySizeLimit:
 
     async def _drain(self, receive: Receive, received: int) -> bool:
         """Discard the rest of a refused body; False if the client left."""
-        while received <= self.drain_bytes:
-            message = await receive()
-            if message['type'] == 'http.disconnect':
-                return False
-            received += len(message.get('body', b''))
-            if not message.get('more_body', False):
-                return True
-        return True
+        return await drain_body(receive, received, self.drain_bytes)
 
     def _too_large(self, size) -> str:
         what = f'{size} bytes' if size is not None else 'more bytes'
         return (f'request body of {what} is over the limit of '
                 f'{self.max_bytes} bytes ({self.max_bytes / 2**20:.1f} MB)')
-
-    @staticmethod
-    async def _refuse(send: Send, status: int, detail: str) -> None:
-        body = json.dumps({'detail': detail}).encode()
-        await send({
-            'type': 'http.response.start',
-            'status': status,
-            'headers': [(b'content-type', b'application/json'),
-                        (b'content-length', str(len(body)).encode()),
-                        (b'connection', b'close')],
-        })
-        await send({'type': 'http.response.body', 'body': body})

@@ -19,11 +19,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from .admission_limit import AdmissionLimit
 from .allowed_paths import AllowedPaths
 from .body_size_limit import BodySizeLimit
 from .errors import InputRejected
 from .image_decoding import decode_image
 from .predictor import Predictor
+from .request_origin_check import RequestOriginCheck
+from .security_headers import SecurityHeaders, content_security_policy
 
 STATIC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
 #: Room for the multipart framing and the text fields around the file.
@@ -47,6 +50,12 @@ class DemoSettings:
         default_score_thr (float): Initial display score threshold.
         max_examples (int): Most images listed from the allowed folders.
         model_name (str): Shown on the page (the config file name).
+        allowed_hosts (Sequence[str]): Names a request's ``Host`` may
+            carry (the bound address and ``localhost`` by default); any
+            other is refused, as is a POST whose ``Origin`` is not this
+            server.
+        max_in_flight (int): Requests served at once; one more is answered
+            503 before its body is read.
     """
 
     max_upload_bytes: int = 10 * 2**20
@@ -59,6 +68,8 @@ class DemoSettings:
     default_score_thr: float = 0.3
     max_examples: int = 200
     model_name: str = ''
+    allowed_hosts: Sequence[str] = ('127.0.0.1', 'localhost')
+    max_in_flight: int = 8
 
 
 def parse_prompts(text: str, max_prompts: int,
@@ -106,9 +117,16 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
         predictor (Predictor): Thread-safe detections for prompts.
         settings (DemoSettings): Limits and options.
 
+    Every request, on any route (the ones below and any added later),
+    passes these ASGI middlewares, outermost first:
+    :class:`SecurityHeaders` (``nosniff``, content security policy, no
+    framing), :class:`RequestOriginCheck` (``Host`` allow-list; ``Origin``
+    of a POST), :class:`AdmissionLimit` (``max_in_flight`` requests, 503
+    beyond) and :class:`BodySizeLimit` (``max_upload_bytes`` plus the
+    form overhead, 413 beyond).
+
     Returns:
-        FastAPI: The application, its request bodies bounded to
-        ``max_upload_bytes`` plus the form overhead.
+        FastAPI: The application.
     """
     allowed = AllowedPaths(settings.allowed_dirs)
     with open(osp.join(STATIC_DIR, 'index.html'), encoding='utf-8') as f:
@@ -195,7 +213,13 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
             threshold_source=settings.threshold_source,
             elapsed_ms=round((time.perf_counter() - start) * 1e3, 1))
 
+    # add_middleware wraps: the last one added sees a request first
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(AdmissionLimit, max_in_flight=settings.max_in_flight)
+    app.add_middleware(RequestOriginCheck,
+                       allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders,
+                       csp=content_security_policy([page]))
     return app
