@@ -14,8 +14,11 @@ class per argument, ``|`` separating the prompts of a prompt ensemble;
 drawn images in ``OUT_DIR/vis/``. The OK/NG threshold is read from
 ``--threshold``, ``--threshold-file`` or the file
 ``tools/analysis_tools/calibrate_threshold.py`` wrote next to the
-checkpoint. Unreadable inputs are skipped and listed at the end; the exit
-status is 0 unless nothing could be read. ``--backend onnxruntime --onnx
+checkpoint. Unreadable inputs (missing, empty, truncated, not an image,
+over ``--max-pixels``; in a folder, files named as neither image nor video)
+are skipped and listed at the end with their reasons, so that images
+processed + inputs skipped = files given; the exit status is 0 unless
+nothing could be read. ``--backend onnxruntime --onnx
 FILE`` runs a file of tools/deploy/export_onnx.py instead of the PyTorch
 network (docs/deploy.md).
 """
@@ -26,6 +29,8 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
+
+from mmioc_rtvp.apis.inference_inputs import MAX_IMAGE_PIXELS
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -60,6 +65,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--onnx', help='the .onnx file (--backend '
                         'onnxruntime), exported from CONFIG')
     parser.add_argument(
+        '--max-pixels', type=int, default=MAX_IMAGE_PIXELS,
+        help='image files declaring more pixels (width x height) are '
+        f'skipped before decoding (default {MAX_IMAGE_PIXELS})')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.test_cfg.score_thr=0.01')
     return parser.parse_args(argv)
@@ -83,7 +92,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     common = dict(
         model=cfg, weights=args.checkpoint,
         ok_ng_threshold=args.threshold, threshold_file=args.threshold_file,
-        show_progress=not args.no_progress)
+        show_progress=not args.no_progress, max_pixels=args.max_pixels)
     if args.backend == 'onnxruntime':
         from mmioc_rtvp.deploy.ort_inferencer import ORTInferencer
         inferencer = ORTInferencer(onnx_file=args.onnx, **common)
@@ -106,6 +115,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('infer: no OK/NG threshold (calibrate one with '
               'tools/analysis_tools/calibrate_threshold.py)')
     print(f'infer: results -> {osp.join(args.out_dir, "predictions.json")}')
+    print(f'infer: {len(preds)} image(s) processed, '
+          f'{len(out["skipped"])} input(s) skipped')
     if out['skipped']:
         print(f'infer: {len(out["skipped"])} input(s) skipped:')
         for name, reason in out['skipped']:

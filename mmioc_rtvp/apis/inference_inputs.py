@@ -1,8 +1,11 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """What the inferencer reads: images, folders, globs, videos, arrays."""
 import glob
+import io
 import os
 import os.path as osp
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -13,6 +16,11 @@ from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.mpg',
                     '.mpeg', '.m4v', '.wmv')
+#: Largest width x height decoded (checked from the file's header first: a
+#: small file can declare a huge image; 100 MP of BGR pixels is 300 MB).
+MAX_IMAGE_PIXELS = 100_000_000
+#: Why a file of a folder is not read (its name has neither extension).
+NOT_AN_IMAGE_NAME = 'not an image or video file name (extension)'
 InputsType = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
 
 
@@ -52,18 +60,19 @@ def _is_glob(pattern: str) -> bool:
 
 
 def _folder_files(folder: str) -> List[str]:
-    """Images and videos of a folder and its sub-folders, sorted."""
-    found = []
-    for root, _, files in os.walk(folder):
-        for name in files:
-            if name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS):
-                found.append(osp.join(root, name))
-    return sorted(found)
+    """Every file of a folder and its sub-folders, sorted."""
+    return sorted(
+        osp.join(root, name) for root, _, files in os.walk(folder)
+        for name in files)
 
 
-def _file_input(path: str) -> Union[InferenceInput, VideoInput]:
-    if path.lower().endswith(VIDEO_EXTENSIONS):
+def _file_input(path: str, in_folder: bool = False
+                ) -> Union[InferenceInput, VideoInput]:
+    lower = path.lower()
+    if lower.endswith(VIDEO_EXTENSIONS):
         return VideoInput(path)
+    if in_folder and not lower.endswith(IMAGE_EXTENSIONS):
+        return InferenceInput(name=path, error=NOT_AN_IMAGE_NAME)
     return InferenceInput(name=path, path=path)
 
 
@@ -71,7 +80,9 @@ def expand_inputs(inputs: InputsType
                   ) -> List[Union[InferenceInput, VideoInput]]:
     """Turn user inputs into a flat list of images and videos.
 
-    - a folder: its images and videos (recursively, sorted by path);
+    - a folder: its files (recursively, sorted by path); those named as
+      neither an image nor a video are items with ``error`` set, so that
+      every file is accounted for;
     - a glob pattern (``data/*.png``, ``**`` allowed): the matching files;
     - a video file (by extension, :data:`VIDEO_EXTENSIONS`): a
       :class:`VideoInput`;
@@ -103,9 +114,8 @@ def expand_inputs(inputs: InputsType
                 files = _folder_files(entry)
                 if not files:
                     items.append(InferenceInput(
-                        name=entry, error='the folder holds no image or '
-                        'video file'))
-                items.extend(_file_input(f) for f in files)
+                        name=entry, error='the folder holds no file'))
+                items.extend(_file_input(f, in_folder=True) for f in files)
             elif _is_glob(entry) and not osp.exists(entry):
                 files = sorted(
                     f for f in glob.glob(entry, recursive=True)
@@ -162,16 +172,58 @@ def read_video(path: str, stride: int) -> Iterator[InferenceInput]:
         cap.release()
 
 
-def read_image(path: str) -> np.ndarray:
+def _declared_pixels(data: bytes) -> Optional[int]:
+    """Width x height from the image header (Pillow reads no pixels), or
+    None when Pillow does not know the format (OpenCV then decides)."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as err:
+        # raised from the header, over Pillow's own limit; its message
+        # holds the count ('Image size (N pixels) exceeds limit of ...')
+        found = re.search(r'\((\d+) pixels\)', str(err))
+        if found is None:
+            raise OSError(f'too many pixels ({err})') from None
+        return int(found.group(1))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return width * height
+
+
+def read_image(path: str,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode an image file to (H, W, 3) BGR uint8.
 
+    Grayscale, 16-bit (scaled to 8 bits) and CMYK images are converted.
+    Before decoding: an empty file, a JPEG or PNG cut short (which OpenCV
+    would decode with grey rows, see
+    :func:`~mmioc_rtvp.datasets.transforms.load_image_from_file.image_defect`)
+    and an image declaring more than ``max_pixels`` are refused.
+
+    Args:
+        path (str): The image file.
+        max_pixels (int): Largest width x height decoded.
+
     Raises:
-        OSError: Missing file, or bytes that are not a decodable image.
+        OSError: With the reason: missing, empty, truncated, too large,
+            or bytes that are not a decodable image.
     """
+    from mmioc_rtvp.datasets.transforms.load_image_from_file import \
+        image_defect
     if not osp.isfile(path):
         raise OSError('no such file')
     data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    reason = image_defect(data.tobytes())
+    if reason is not None:
+        raise OSError(reason)
+    pixels = _declared_pixels(data.tobytes())
+    if pixels is not None and pixels > max_pixels:
+        raise OSError(f'{pixels} pixels is over the limit of {max_pixels} '
+                      '(--max-pixels)')
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if img is None:
         raise OSError('not a decodable image')
     return img
@@ -187,12 +239,15 @@ def num_images(items: Sequence[Union[InferenceInput, VideoInput]],
 
 def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
                 stride: int,
-                skipped: List[Tuple[str, str]]) -> Iterator[InferenceInput]:
+                skipped: List[Tuple[str, str]],
+                max_pixels: int = MAX_IMAGE_PIXELS
+                ) -> Iterator[InferenceInput]:
     """Decode ``items`` one by one; unreadable ones go to ``skipped``.
 
     Args:
         items: From :func:`expand_inputs`.
         stride (int): Frame stride of videos.
+        max_pixels (int): Largest image decoded (see :func:`read_image`).
         skipped (list): Receives ``(name, reason)`` of every input that
             could not be read; nothing else is dropped.
 
@@ -211,7 +266,7 @@ def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
             continue
         if item.img is None:
             try:
-                item.img = read_image(item.path)
+                item.img = read_image(item.path, max_pixels)
             except OSError as err:
                 skipped.append((item.name, str(err)))
                 continue

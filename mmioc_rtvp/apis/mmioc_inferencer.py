@@ -17,8 +17,8 @@ from mmengine.registry import init_default_scope
 from torch import Tensor
 
 from .image_pipeline import SKIPPED_TRANSFORMS, find_pipeline
-from .inference_inputs import (InferenceInput, InputsType, expand_inputs,
-                               iter_images, num_images)
+from .inference_inputs import (MAX_IMAGE_PIXELS, InferenceInput, InputsType,
+                               expand_inputs, iter_images, num_images)
 from .model_loading import BAKED_KEY, build_detector
 from .ok_ng import (OKNGThreshold, default_threshold_file,
                     image_defect_score)
@@ -116,6 +116,9 @@ class MMIOCInferencer(DetInferencer):
         show_progress (bool): Progress bar over the images. Defaults to
             True.
         scope (str): Registry scope. Defaults to ``'mmioc_rtvp'``.
+        max_pixels (int): Image files declaring more pixels (width x
+            height) are skipped before decoding. Defaults to
+            :data:`~.inference_inputs.MAX_IMAGE_PIXELS`.
     """
 
     def __init__(self,
@@ -127,7 +130,8 @@ class MMIOCInferencer(DetInferencer):
                  threshold_file: Optional[str] = None,
                  palette: str = 'random',
                  show_progress: bool = True,
-                 scope: str = 'mmioc_rtvp') -> None:
+                 scope: str = 'mmioc_rtvp',
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> None:
         if isinstance(model, str) and not osp.isfile(model):
             raise FileNotFoundError(f'config file {model} does not exist')
         self.weights = weights
@@ -137,6 +141,7 @@ class MMIOCInferencer(DetInferencer):
         self._records: List[dict] = []
         self._frame_stride = 1
         self._vis_names: Set[str] = set()
+        self.max_pixels = int(max_pixels)
         super().__init__(
             model=model,
             weights=weights,
@@ -315,7 +320,8 @@ class MMIOCInferencer(DetInferencer):
         lazily; unreadable inputs are recorded in ``self._skipped``."""
         total = math.ceil(num_images(inputs, self._frame_stride) /
                           batch_size)
-        images = iter_images(inputs, self._frame_stride, self._skipped)
+        images = iter_images(inputs, self._frame_stride, self._skipped,
+                             self.max_pixels)
         chunks = self._get_chunk_data(images, batch_size)
         return _SizedBatches(map(self.collate_fn, chunks), total)
 

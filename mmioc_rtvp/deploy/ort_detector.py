@@ -2,11 +2,16 @@
 """ONNX Runtime backend for the files of tools/deploy/export_onnx.py."""
 import json
 import os.path as osp
+import warnings
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .postprocess import postprocess_detections
+
+#: Largest accepted deviation of an embedding's L2 norm from 1 before the
+#: runner normalises it (with a warning); float32 rounding stays ~1e-6.
+UNIT_NORM_TOLERANCE = 1e-3
 
 #: Same key as :data:`mmioc_rtvp.deploy.onnx_export.METADATA_KEY` (kept
 #: here so that the runner imports neither torch nor onnx).
@@ -114,9 +119,40 @@ class ORTDetector:
                              f'got {tuple(text_feats.shape)}')
         if text_feats.shape[1] == 0:
             raise ValueError(f'{self.path}: empty vocabulary (K=0)')
-        feed['text_feats'] = np.ascontiguousarray(
-            text_feats, dtype=np.float32)
+        feed['text_feats'] = self._checked_embeddings(
+            np.asarray(text_feats, dtype=np.float32))
         return feed
+
+    def _checked_embeddings(self, text_feats: np.ndarray) -> np.ndarray:
+        """``text_feats`` (1, K, D) with unit rows, or a refusal.
+
+        The model was trained on L2-normalised text embeddings: a NaN/Inf
+        or all-zero row (a corrupt or wrong embeddings file) is refused, a
+        row whose norm is not 1 (an encoder output used without its
+        normalisation) is normalised with a warning naming the rows.
+        """
+        feats = text_feats[0]  # (K, D)
+        bad = np.flatnonzero(~np.isfinite(feats).all(axis=1))
+        if bad.size:
+            raise ValueError(
+                f'{self.path}: text_feats row(s) {bad.tolist()} of K='
+                f'{len(feats)} hold NaN or Inf values: the embeddings are '
+                'corrupt; compute them again with the text encoder')
+        norms = np.linalg.norm(feats.astype(np.float64), axis=1)  # (K,)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise ValueError(
+                f'{self.path}: text_feats row(s) {zero.tolist()} of K='
+                f'{len(feats)} are zero vectors (no class can match them)')
+        off = np.flatnonzero(np.abs(norms - 1) > UNIT_NORM_TOLERANCE)
+        if off.size:
+            warnings.warn(
+                f'{self.path}: text_feats row(s) {off.tolist()} of K='
+                f'{len(feats)} are not unit vectors (norms '
+                f'{np.round(norms[off][:5], 4).tolist()}); normalised here',
+                stacklevel=4)
+            feats = feats / norms[:, None]
+        return np.ascontiguousarray(feats[None], dtype=np.float32)
 
     def forward(self,
                 image: np.ndarray,

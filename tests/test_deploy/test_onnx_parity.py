@@ -318,3 +318,36 @@ def test_tinyvit_encoder_exports(tmp_path):
                                atol=1e-3)
     np.testing.assert_allclose(ort_scores, scores.numpy(), rtol=0,
                                atol=SCORE_ATOL)
+
+
+def test_runner_checks_embeddings_finite_and_unit(exported, image):
+    """A NaN/Inf or zero embedding is refused naming its row; a row that
+    is not a unit vector is normalised with a warning (same output as the
+    normalised input)."""
+    model, path = exported['yolo_world']
+    det = ORTDetector(path, num_threads=1)
+    eager_predict(model, image, VOCAB_A)
+    feats = model.text_feats.numpy().copy()  # (1, K, D), unit rows
+    assert np.allclose(np.linalg.norm(feats, axis=-1), 1, atol=1e-5)
+    for value in (np.nan, np.inf):
+        bad = feats.copy()
+        bad[0, 1, 3] = value
+        with pytest.raises(ValueError,
+                           match=r'row\(s\) \[1\] of K=3 hold NaN or Inf'):
+            det.forward(image.numpy(), bad)
+    zero = feats.copy()
+    zero[0, 2] = 0
+    with pytest.raises(ValueError, match=r'row\(s\) \[2\] .* zero vectors'):
+        det.forward(image.numpy(), zero)
+    scaled = feats.copy()
+    scaled[0, 0] *= 3.0
+    with pytest.warns(UserWarning,
+                      match=r'row\(s\) \[0\] of K=3 are not unit vectors'):
+        _, scores = det.forward(image.numpy(), scaled)
+    _, expected = det.forward(image.numpy(), feats)
+    assert np.abs(scores - expected).max() <= 1e-5
+    # within the tolerance: used as given, no warning
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        det.forward(image.numpy(), feats * (1 + 1e-5))

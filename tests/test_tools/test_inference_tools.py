@@ -50,6 +50,38 @@ def test_infer_cli_writes_coco_results_and_lists_unreadable(
     assert '3 NG, 0 OK' in out and f'{missing}: no such file' in out
 
 
+def test_infer_cli_on_a_folder_of_odd_files_reconciles(setup, tmp_path,
+                                                       capsys):
+    """A folder holding truncated, zero-byte, 16-bit, CMYK, grayscale,
+    huge and non-image files: images processed + inputs skipped (each with
+    its reason) = files of the folder."""
+    from tests.test_apis.odd_images import write_odd_folder
+    config, ckpt, _ = setup
+    folder = tmp_path / 'odd'
+    folder.mkdir()
+    files, _ = write_odd_folder(folder)
+    tool = load_script('tools/infer.py', 'infer_tool')
+    code = tool.main([config, ckpt, str(folder), '--texts', *NAMES[:2],
+                      '--out-dir', str(tmp_path / 'out'), '--no-vis',
+                      '--no-progress'])
+    assert code == 0
+    with open(tmp_path / 'out' / 'predictions.json') as f:
+        coco = json.load(f)
+    good = sorted(n for n, reason in files.items() if reason is None)
+    assert sorted(osp.basename(i['file_name'])
+                  for i in coco['images']) == good
+    skipped = {osp.basename(s['input']): s['reason']
+               for s in coco['skipped']}
+    assert len(coco['images']) + len(skipped) == len(files)
+    for name, reason in files.items():
+        if reason is not None:
+            assert reason in skipped[name], (name, skipped.get(name))
+    out = capsys.readouterr().out
+    assert (f'infer: {len(good)} image(s) processed, '
+            f'{len(files) - len(good)} input(s) skipped') in out
+    assert f"{folder / 'huge.png'}: 400000000 pixels is over" in out
+
+
 def test_image_demo_keeps_its_cli(setup, tmp_path, capsys):
     config, ckpt, images = setup
     tool = load_script('tools/image_demo.py', 'image_demo_tool')
