@@ -303,3 +303,49 @@ def test_shipped_configs_load(path):
     assert 'DeepSeek-R1-Distill-Qwen' in \
         cfg.vqa.language_model.model_name_or_path
     assert cfg.model.type == 'RTVPNet'
+
+
+class _EchoLM:
+    """A stand-in language model: answers 'lm says' to every prompt and
+    keeps the prompts it read."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, prompts, max_new_tokens=None):
+        from projects.rtvpnet_vqa.rtvpnet_vqa.frozen_causal_lm import \
+            LMAnswer
+        self.prompts += prompts
+        return [LMAnswer(text='lm says', raw='lm says', num_prompt_tokens=9,
+                         num_new_tokens=2) for _ in prompts]
+
+
+@pytest.mark.parametrize('include_rule_answer', [True, False])
+def test_every_answer_names_its_source(hierarchy, include_rule_answer):
+    """Rules alone: ``answer_source='rules'``; with a language model a
+    checkable question's answer is the model's, marked as given the rules'
+    answer when its prompt stated it; an open question has no rule answer
+    and the model's answer is its own."""
+    dets = image_dets([('hole in paper', (60, 5, 75, 15), 0.9)])
+    items = [('img.jpg', 'Is there a defect?'), ('img.jpg', 'Why?')]
+    rules_only = DetectionVQA(lambda path: dets, hierarchy).ask(items)
+    assert [(r.answer, r.answer_source) for r in rules_only] == [
+        ('yes', 'rules'), (None, None)]
+    lm = _EchoLM()
+    with_lm = DetectionVQA(
+        lambda path: dets, hierarchy, lm,
+        StructuredPromptBuilder(
+            include_rule_answer=include_rule_answer)).ask(items)
+    given = 'language_model_given_rules' if include_rule_answer else \
+        'language_model'
+    assert [(r.rule_answer, r.lm_answer, r.lm_saw_rule_answer,
+             r.answer_source) for r in with_lm] == [
+        ('yes', 'lm says', include_rule_answer, given),
+        (None, 'lm says', False, 'language_model')]
+    # the flag tells the truth about the prompt the model read
+    assert ('Short answer computed from the detections: yes.' in
+            lm.prompts[0]) == include_rule_answer
+    record = with_lm[0].to_json()
+    assert record['answer'] == 'lm says'
+    assert record['answer_source'] == given
+    assert record['rule_answer'] == 'yes'

@@ -27,8 +27,13 @@ class VQAResult:
         image (str): The image path.
         question (str): The question.
         question_type (str, optional): Parsed type (``None`` on error).
-        rule_answer (str, optional): Deterministic answer (checkable types).
+        rule_answer (str, optional): Deterministic answer (checkable
+            types), computed by rules from the detections.
         lm_answer (str, optional): The language model's answer.
+        lm_saw_rule_answer (bool): The language model's prompt stated
+            ``rule_answer`` as a fact (the prompt builder's
+            ``include_rule_answer``, on by default), so ``lm_answer`` words
+            the rules' answer rather than finding one of its own.
         prompt (str, optional): What the language model read.
         num_detections (int): Detections above the score threshold.
         num_new_tokens (int): Tokens the language model generated.
@@ -40,6 +45,7 @@ class VQAResult:
     question_type: Optional[str] = None
     rule_answer: Optional[str] = None
     lm_answer: Optional[str] = None
+    lm_saw_rule_answer: bool = False
     prompt: Optional[str] = None
     num_detections: int = 0
     num_new_tokens: int = 0
@@ -50,6 +56,21 @@ class VQAResult:
         """The language model's answer, else the deterministic one."""
         return self.lm_answer if self.lm_answer is not None \
             else self.rule_answer
+
+    @property
+    def answer_source(self) -> Optional[str]:
+        """Where :attr:`answer` comes from: ``'rules'`` (computed from the
+        detections), ``'language_model'``, ``'language_model_given_rules'``
+        (its prompt stated the rules' answer) or None (no answer)."""
+        if self.lm_answer is not None:
+            return ('language_model_given_rules' if self.lm_saw_rule_answer
+                    else 'language_model')
+        return 'rules' if self.rule_answer is not None else None
+
+    def to_json(self) -> dict:
+        """Every field, plus ``answer`` and ``answer_source``."""
+        return dict(vars(self), answer=self.answer,
+                    answer_source=self.answer_source)
 
 
 class DetectionVQA:
@@ -183,5 +204,8 @@ class DetectionVQA:
         for i, prompt, answer in zip(order, prompts, answers):
             results[i].prompt = prompt
             results[i].lm_answer = answer.text
+            results[i].lm_saw_rule_answer = (
+                results[i].rule_answer is not None
+                and self.prompt_builder.include_rule_answer)
             results[i].num_new_tokens = answer.num_new_tokens
         return results
