@@ -1,5 +1,5 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""COCO bbox evaluation time: pycocotools vs the fast backend, one run.
+"""COCO bbox evaluation time: the whole metric and the bare backends, one run.
 
 Generates random ground truth and detections
 (:func:`mmioc_rtvp.testing.synthetic_detections.random_coco_detections`:
@@ -11,7 +11,18 @@ in-memory COCO dict and the ``(N, 7)`` detection array to the 12 figures
 in the same run, and whether the 12 figures and the ``precision`` array are
 identical to pycocotools'.
 
-``--candidates`` also times faster-coco-eval (``COCOeval_faster``) and
+**Whole metric** (``--mode metric`` or ``both``, the default): the ground
+truth is written as an annotation file and the detections become data
+samples (``pred_instances`` tensors, as a model's ``predict`` gives them);
+``mmdet.CocoMetric`` and ``MMIOCMetric`` (its default backend, hotcoco) are
+each timed from construction (reading the annotation file) through
+``process`` of every sample to ``evaluate`` (mmdet: result JSON, ``loadRes``,
+COCOeval; MMIOCMetric: the detection array, the backend, the per-class and
+per-group tables). Printed: each phase's time, the ratio of the totals and
+whether the returned dicts are equal (mmdet's keys; MMIOCMetric's
+``*_unrounded`` extras left aside).
+
+**Bare backends** (``--mode backends`` or ``both``):  (``COCOeval_faster``) and
 vernier (``vernier.COCOeval`` on pycocotools' index) when they are installed
 (they are not requirements; a missing one is reported, not skipped silently).
 
@@ -19,17 +30,21 @@ hotcoco and vernier run Rust threads (rayon): ``RAYON_NUM_THREADS=1`` keeps
 them on one thread, as pycocotools; the CPU time of every run (all threads)
 is printed next to its wall time.
 
-Example (the issue's scale, about 10 minutes on a loaded 2-core machine)::
+The default size (2,000 images) runs in about a minute; the large scale
+(about 20 minutes on a loaded 2-core machine)::
 
     OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1 nice python benchmarks/bench_eval.py \
-        --num-images 50000 --num-gt 150000 --num-dets 1500000
+        --num-images 50000 --num-gt 150000 --num-dets 1500000 --num-classes 10
 """
 import argparse
 import contextlib
 import io
 import json
+import os.path as osp
+import tempfile
 import time
 import warnings
+from typing import Callable, Dict, List
 
 import numpy as np
 
@@ -41,9 +56,9 @@ from mmioc_rtvp.testing.synthetic_detections import (
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-images', type=int, default=50000)
-    parser.add_argument('--num-gt', type=int, default=150000)
-    parser.add_argument('--num-dets', type=int, default=1500000)
+    parser.add_argument('--num-images', type=int, default=2000)
+    parser.add_argument('--num-gt', type=int, default=6000)
+    parser.add_argument('--num-dets', type=int, default=60000)
     parser.add_argument(
         '--num-classes',
         type=int,
@@ -57,6 +72,12 @@ def parse_args() -> argparse.Namespace:
         help='the 3 max-detection settings (default: COCO 1 10 100; '
         "mmdet's CocoMetric: 100 300 1000)")
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--mode',
+        choices=('both', 'metric', 'backends'),
+        default='both',
+        help='time the whole metric (mmdet.CocoMetric vs MMIOCMetric), the '
+        'bare backends, or both (default)')
     parser.add_argument(
         '--candidates',
         action='store_true',
@@ -96,22 +117,115 @@ def _run_vernier(gt: dict, dets: np.ndarray, max_dets) -> tuple:
     return np.asarray(ev.stats), np.asarray(ev.eval['precision'])
 
 
-def main() -> None:
-    args = parse_args()
-    start = time.perf_counter()
-    gt, det_list = random_coco_detections(
-        num_images=args.num_images,
-        num_gt=args.num_gt,
-        num_dets=args.num_dets,
-        num_classes=args.num_classes,
-        seed=args.seed)
-    dets = detection_list_to_array(det_list)
-    del det_list
-    print(f'data: {len(gt["images"])} images, {len(gt["annotations"])} '
-          f'ground-truth boxes ({sum(a["iscrowd"] for a in gt["annotations"])}'
-          f' crowd), {len(dets)} detections, {args.num_classes} classes '
-          f'(generated in {time.perf_counter() - start:.1f} s)')
+def samples_from_array(gt: dict, dets: np.ndarray) -> List[dict]:
+    """One data sample per image of ``gt``, holding its detections as a
+    detector's ``predict`` returns them.
 
+    Args:
+        gt (dict): COCO ground truth; a class's label is its index in
+            ``gt['categories']``.
+        dets (np.ndarray): ``(N, 7)`` ``[image_id, x, y, w, h, score,
+            category_id]``.
+
+    Returns:
+        list[dict]: ``img_id``, ``ori_shape`` and ``pred_instances``
+        (``bboxes`` (n, 4) float32 xyxy, ``scores`` (n,), ``labels`` (n,)).
+    """
+    import torch
+    label_of = {c['id']: k for k, c in enumerate(gt['categories'])}
+    order = np.argsort(dets[:, 0], kind='stable')
+    dets = dets[order]
+    starts = np.searchsorted(dets[:, 0], [im['id'] for im in gt['images']])
+    ends = np.searchsorted(dets[:, 0], [im['id'] for im in gt['images']],
+                           side='right')
+    samples = []
+    for img, a, b in zip(gt['images'], starts, ends):
+        d = dets[a:b]
+        boxes = np.concatenate([d[:, 1:3], d[:, 1:3] + d[:, 3:5]], axis=1)
+        samples.append(dict(
+            img_id=img['id'],
+            ori_shape=(img['height'], img['width']),
+            pred_instances=dict(
+                bboxes=torch.from_numpy(boxes.astype(np.float32)),
+                scores=torch.from_numpy(d[:, 5].astype(np.float32)),
+                labels=torch.tensor([label_of[int(c)] for c in d[:, 6]],
+                                    dtype=torch.int64))))
+    return samples
+
+
+def time_metric(build: Callable[[], object], samples: List[dict],
+                classes: tuple) -> Dict[str, object]:
+    """Construct, ``process`` every sample (one per call, as the test loop
+    with batch 1) and ``evaluate``; the time of each phase (s) and the
+    returned dict."""
+    times = {}
+    with contextlib.redirect_stdout(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        start = time.perf_counter()
+        metric = build()
+        metric.dataset_meta = dict(classes=classes)
+        times['init'] = time.perf_counter() - start
+        start = time.perf_counter()
+        for sample in samples:
+            metric.process({}, [sample])
+        times['process'] = time.perf_counter() - start
+        start = time.perf_counter()
+        result = metric.evaluate(len(samples))
+        times['evaluate'] = time.perf_counter() - start
+    times['total'] = sum(times.values())
+    return dict(seconds=times, result=result)
+
+
+def compare_metrics(args: argparse.Namespace, gt: dict, dets: np.ndarray,
+                    report: dict) -> None:
+    """Time mmdet.CocoMetric and MMIOCMetric on the same samples and print
+    the phases, the ratio and whether the dicts are equal."""
+    from mmdet.evaluation import CocoMetric
+    from mmengine.logging import MMLogger
+
+    from mmioc_rtvp.evaluation import MMIOCMetric
+    from mmioc_rtvp.evaluation.metrics.mmioc_metric import available_backend
+    MMLogger.get_instance('bench_eval', log_level='WARNING')
+    samples = samples_from_array(gt, dets)
+    classes = tuple(c['name'] for c in gt['categories'])
+    with tempfile.TemporaryDirectory(prefix='bench_eval_') as tmp:
+        ann_file = osp.join(tmp, 'val.json')
+        with open(ann_file, 'w') as f:
+            json.dump(gt, f)
+        runs = {
+            'mmdet.CocoMetric': time_metric(
+                lambda: CocoMetric(ann_file=ann_file), samples, classes),
+        }
+        name = f'MMIOCMetric ({available_backend("hotcoco")})'
+        runs[name] = time_metric(
+            lambda: MMIOCMetric(ann_file=ann_file, table_dir=tmp), samples,
+            classes)
+    ref = runs['mmdet.CocoMetric']
+    print('\nwhole metric      init (s)  process (s)  evaluate (s)  '
+          'total (s)  speed-up vs mmdet  same dict as mmdet')
+    report['metric'] = {}
+    for key, run in runs.items():
+        t = run['seconds']
+        ratio = ref['seconds']['total'] / t['total']
+        plain = {k: v for k, v in run['result'].items()
+                 if not k.endswith('_unrounded')}
+        same = plain == ref['result']
+        print(f'{key:22s} {t["init"]:8.2f} {t["process"]:12.2f} '
+              f'{t["evaluate"]:13.2f} {t["total"]:10.2f} {ratio:17.2f}x  '
+              f'{same}')
+        report['metric'][key] = dict(
+            seconds={k: round(v, 3) for k, v in t.items()},
+            speedup=round(ratio, 3), same_dict_as_mmdet=same,
+            result=run['result'])
+    print('mmdet.CocoMetric: ' + ', '.join(
+        f'{k} {v}' for k, v in ref['result'].items()))
+
+
+def compare_backends(args: argparse.Namespace, gt: dict, dets: np.ndarray,
+                     report: dict) -> None:
+    """Time the bare evaluation on every backend; print the ratios to
+    pycocotools and the equality of the figures and precision arrays."""
     runs = {
         'pycocotools':
         lambda: evaluate_coco_bbox(gt, dets, 'pycocotools',
@@ -150,7 +264,7 @@ def main() -> None:
     ref = figures['pycocotools']
     print('\nbackend           time (s)  speed-up vs pycocotools  '
           'max |stats diff|  identical stats  max |precision diff|')
-    report = dict(args=vars(args), backends={})
+    report['backends'] = {}
     for name, fig in figures.items():
         ratio = ref['seconds'] / fig['seconds']
         stat_diff = float(np.abs(fig['stats'] - ref['stats']).max())
@@ -168,6 +282,28 @@ def main() -> None:
             stats=dict(zip(COCO_STAT_NAMES, fig['stats'].tolist())))
     print('\npycocotools figures: ' + ', '.join(
         f'{k} {v:.4f}' for k, v in zip(COCO_STAT_NAMES, ref['stats'])))
+
+
+def main() -> None:
+    args = parse_args()
+    start = time.perf_counter()
+    gt, det_list = random_coco_detections(
+        num_images=args.num_images,
+        num_gt=args.num_gt,
+        num_dets=args.num_dets,
+        num_classes=args.num_classes,
+        seed=args.seed)
+    dets = detection_list_to_array(det_list)
+    del det_list
+    print(f'data: {len(gt["images"])} images, {len(gt["annotations"])} '
+          f'ground-truth boxes ({sum(a["iscrowd"] for a in gt["annotations"])}'
+          f' crowd), {len(dets)} detections, {args.num_classes} classes '
+          f'(generated in {time.perf_counter() - start:.1f} s)')
+    report = dict(args=vars(args))
+    if args.mode in ('both', 'metric'):
+        compare_metrics(args, gt, dets, report)
+    if args.mode in ('both', 'backends'):
+        compare_backends(args, gt, dets, report)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

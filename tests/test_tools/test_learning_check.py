@@ -205,3 +205,13 @@ def test_list_runs_has_a_row_per_run(tmp_path, capsys):
     ]
     assert lc.main(['summarize', '--root', root, '--runs']) == 0
     assert '| b | 1 | 0.250 | - | 1.5 |' in capsys.readouterr().out
+
+
+def test_metric_value_reads_the_unrounded_figure():
+    """MMIOCMetric's unrounded key wins over the 3-decimal one; a log of
+    mmdet's CocoMetric (rounded only) still reads."""
+    metrics = {'coco/bbox_mAP': 0.123, 'coco/bbox_mAP_unrounded': 0.12345,
+               'coco/bbox_mAP_50': 0.5}
+    assert lc.metric_value(metrics, 'coco/bbox_mAP') == 0.12345
+    assert lc.metric_value(metrics, 'coco/bbox_mAP_50') == 0.5
+    assert lc.metric_value(metrics, 'coco/bbox_mAP_hm') is None

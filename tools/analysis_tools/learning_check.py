@@ -26,6 +26,22 @@ mean +- sample standard deviation of unseen / seen AP and AP50, of the
 generalized harmonic-mean AP / AP50 and of the training wall time;
 ``--runs`` adds one row per run, ``--paired NAME`` each config's difference
 to NAME, seed by seed.
+
+``kshot`` scores the trained runs with k-shot vocabularies on the unseen
+classes (:mod:`mmioc_rtvp.apis.kshot_protocol`; docs/exemplar_prompts.md):
+for each k and support draw, text only, exemplars (trained, and with an
+untrained pooling as the control), text + exemplars and prompt tuning, all
+on the same query images; a closed-split config is scored on the queries it
+did not train on (the ceiling). ``kshot --summarize`` tabulates them (mean
++- std over seeds and draws, and paired differences to text only).
+
+    python tools/analysis_tools/learning_check.py kshot \
+        configs/exemplar/rtvpnet_s_mini_exemplar.py --seeds 0 1 \
+        --shots 1 5 --draws 0 1 2
+    python tools/analysis_tools/learning_check.py kshot --summarize
+
+Every command takes ``--data-root`` (default ``data/mmioc_mini``), so the
+same protocol runs on another MMIOC-format dataset.
 """
 import argparse
 import glob
@@ -41,7 +57,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_ROOT = 'work_dirs/learning_check'
-#: (result key, metric key in mmengine's test json)
+#: (result key, metric key in mmengine's test json); MMIOCMetric's
+#: ``<key>_unrounded`` is read when present (see :func:`metric_value`)
 METRICS = (('AP', 'coco/bbox_mAP'), ('AP50', 'coco/bbox_mAP_50'))
 #: the generalized test's keys: MMIOCMetric's seen / unseen / harmonic mean
 GENERALIZED_METRICS = tuple(
@@ -89,14 +106,52 @@ def describe_config(config) -> Tuple[bool, str, int]:
 TestSpec = Tuple[str, List[str], List[Tuple[str, str]]]
 
 
-def test_plan(config: str) -> List[TestSpec]:
+#: the config sections whose paths follow the data root
+DATA_SECTIONS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                 'val_evaluator', 'test_evaluator')
+
+
+def _reroot(value: str, old: str, new: Optional[str]) -> str:
+    """``value`` with the data-root prefix ``old`` replaced by ``new``."""
+    if new is None or not value.startswith(old):
+        return value
+    return osp.abspath(new).rstrip('/') + '/' + value[len(old):]
+
+
+def data_root_options(config: str, data_root: str) -> List[str]:
+    """``--cfg-options`` that move every data path of a config (its
+    dataloaders and evaluators) from the config's data root to
+    ``data_root``; relative paths below the root are kept."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    old = describe_config(cfg)[1].rstrip('/') + '/'
+    options: List[str] = []
+
+    def walk(node, key: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f'{key}.{k}')
+        elif isinstance(node, str) and (node + '/').startswith(old):
+            value = node + '/' if node + '/' == old else node
+            options.append(f'{key}={_reroot(value, old, data_root)}')
+
+    for section in DATA_SECTIONS:
+        walk(cfg.get(section, {}), section)
+    return options
+
+
+def test_plan(config: str,
+              data_root: Optional[str] = None) -> List[TestSpec]:
     """The tests of one run. Closed split: the config's test (``test_AP``,
     ``test_AP50``). Open split: the unseen classes (``unseen_*``), the seen
     classes (``seen_*``) and, when the config lists
-    ``generalized_test_options``, the generalized vocabulary (``gen_*``)."""
+    ``generalized_test_options``, the generalized vocabulary (``gen_*``).
+    ``data_root`` replaces the config's data root in their options."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
-    is_open, data_root, num_train = describe_config(cfg)
+    is_open, old_root, num_train = describe_config(cfg)
+    old_root = old_root.rstrip('/') + '/'
+    data_root = _reroot(old_root, old_root, data_root)
 
     def keys(prefix: str) -> List[Tuple[str, str]]:
         return [(f'{prefix}_{short}', long) for short, long in METRICS]
@@ -108,7 +163,8 @@ def test_plan(config: str) -> List[TestSpec]:
     generalized = cfg.get('generalized_test_options')
     if generalized:
         plan.append(('generalized',
-                     [f'{k}={v}' for k, v in generalized.items()],
+                     [f'{k}={_reroot(str(v), old_root, data_root)}'
+                      for k, v in generalized.items()],
                      list(GENERALIZED_METRICS)))
     return plan
 
@@ -122,6 +178,13 @@ def latest_metrics(test_dir: str) -> Dict[str, float]:
         raise FileNotFoundError(f'no test metrics json under {test_dir}')
     with open(logs[-1]) as f:
         return json.load(f)
+
+
+def metric_value(metrics: Dict[str, float], key: str) -> Optional[float]:
+    """``key``'s figure in a test's metrics: MMIOCMetric's unrounded
+    ``<key>_unrounded`` if there is one, else ``key``'s value (3 decimals
+    from mmdet's CocoMetric), None if absent."""
+    return metrics.get(f'{key}_unrounded', metrics.get(key))
 
 
 def summarise_values(values: Sequence[float], signed: bool = False) -> str:
@@ -153,12 +216,14 @@ def _run(cmd: List[str], log: str, threads: int) -> None:
 
 
 def run_one(config: str, seed: int, root: str, threads: int,
-            options: Sequence[str]) -> Optional[str]:
+            options: Sequence[str],
+            data_root: Optional[str] = None) -> Optional[str]:
     """Train, run every test of :func:`test_plan` and write
     ``result.json``; returns None on success or a one-line error.
 
     A run with a ``result.json`` is not trained again; the tests whose keys
     it lacks are run on its checkpoint with the options it was trained with.
+    ``data_root`` moves the config's data paths there.
     """
     work_dir = osp.join(root, run_name(config), f'seed{seed}')
     result_file = osp.join(work_dir, 'result.json')
@@ -166,7 +231,9 @@ def run_one(config: str, seed: int, root: str, threads: int,
     log = osp.join(work_dir, 'learning_check.log')
     py = sys.executable
     try:
-        plan = test_plan(config)
+        plan = test_plan(config, data_root)
+        if data_root:
+            options = [*options, *data_root_options(config, data_root)]
         if osp.isfile(result_file):
             with open(result_file) as f:
                 result = json.load(f)
@@ -200,7 +267,7 @@ def run_one(config: str, seed: int, root: str, threads: int,
             _run(cmd, log, threads)
             metrics = latest_metrics(test_dir)
             for key, long in keys:
-                result[key] = metrics.get(long)
+                result[key] = metric_value(metrics, long)
             with open(result_file, 'w') as f:
                 json.dump(result, f, indent=1)
         return None
@@ -304,6 +371,30 @@ def summarize_paired(root: str, reference: str) -> str:
                   [r[:2] + [r[2 + i] for i in keep] for r in rows])
 
 
+def kshot_one(result: dict, root: str, data_root: str, shots: Sequence[int],
+              draws: Sequence[int]) -> dict:
+    """Score one trained run with every k-shot row (see the module doc);
+    the scores are kept in ``kshot.json`` beside its ``result.json``."""
+    from mmioc_rtvp.apis.kshot_protocol import run_kshot
+    work_dir = osp.join(root, run_name(result['config']),
+                        f"seed{result['seed']}")
+    return run_kshot(result['config'], result['checkpoint'],
+                     osp.join(work_dir, 'kshot'), data_root, shots, draws,
+                     options=result.get('options', []),
+                     seed=result['seed'])
+
+
+def summarize_kshot(root: str) -> str:
+    """Markdown tables of every ``kshot.json`` under ``root``."""
+    from mmioc_rtvp.apis.kshot_protocol import kshot_tables
+    runs = []
+    for path in sorted(glob.glob(osp.join(root, '*', 'seed*', 'kshot',
+                                          'kshot.json'))):
+        with open(path) as f:
+            runs.append(json.load(f))
+    return kshot_tables(runs, summarise_values, _table)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
@@ -326,11 +417,54 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         metavar='CONFIG_NAME',
         help='also print each config minus this one (e.g. rtvpnet_s_mini), '
         'paired by seed')
+    kshot = sub.add_parser('kshot', help='k-shot vocabularies on the '
+                           'unseen classes, for trained runs')
+    kshot.add_argument('configs', nargs='*')
+    kshot.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    kshot.add_argument('--shots', type=int, nargs='+', default=[1, 5])
+    kshot.add_argument('--draws', type=int, nargs='+', default=[0, 1, 2],
+                       help='seeds of the support draws')
+    kshot.add_argument('--root', default=DEFAULT_ROOT)
+    kshot.add_argument('--data-root', default='data/mmioc_mini')
+    kshot.add_argument('--summarize', action='store_true',
+                       help='print the tables of the scored runs')
+    run.add_argument('--data-root', default=None,
+                     help='MMIOC-format data folder replacing the '
+                     'config\'s (default: the config\'s own)')
     return parser.parse_args(argv)
+
+
+def main_kshot(args: argparse.Namespace) -> int:
+    """The ``kshot`` command."""
+    if args.summarize:
+        print(summarize_kshot(args.root))
+        return 0
+    groups = load_results(args.root)
+    errors = 0
+    for config in args.configs:
+        runs = [r for r in groups.get(run_name(config), [])
+                if r['seed'] in args.seeds]
+        if not runs:
+            print(f'learning_check: no trained run of {config} under '
+                  f'{args.root} (learning_check.py run first)',
+                  file=sys.stderr)
+            errors += 1
+        for result in runs:
+            try:
+                kshot_one(result, args.root, args.data_root, args.shots,
+                          args.draws)
+            except Exception as err:  # reported, the other runs go on
+                print(f'learning_check: FAILED kshot {config} seed '
+                      f"{result['seed']}: {err}", file=sys.stderr)
+                errors += 1
+    print(summarize_kshot(args.root))
+    return 1 if errors else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.cmd == 'kshot':
+        return main_kshot(args)
     if args.cmd == 'summarize':
         print(summarize(args.root))
         if args.runs:
@@ -354,7 +488,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         errors = [
             e for e in pool.map(
                 lambda cs: run_one(cs[0], cs[1], args.root, args.threads,
-                                   args.cfg_options), jobs) if e
+                                   args.cfg_options, args.data_root), jobs)
+            if e
         ]
     for err in errors:
         print(f'learning_check: FAILED {err}', file=sys.stderr)

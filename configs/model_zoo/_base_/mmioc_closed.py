@@ -18,4 +18,9 @@ mmioc_dataset = dict(
     data_prefix=dict(img='images/'))
 mmioc_train_dataset = dict(mmioc_dataset, ann_file=mmioc_train_ann_file)
 mmioc_val_dataset = dict(mmioc_dataset, ann_file=mmioc_val_ann_file)
-mmioc_evaluator = dict(ann_file=mmioc_data_root + mmioc_val_ann_file)
+# MMIOCMetric: the stock CocoMetric's keys and figures on the fast hotcoco
+# backend, plus AP per class / supercategory / scene
+mmioc_evaluator = dict(
+    type='MMIOCMetric',
+    _scope_='mmioc_rtvp',
+    ann_file=mmioc_data_root + mmioc_val_ann_file)

@@ -4,7 +4,8 @@
 Backends (``COCO_BACKENDS``):
 
 - ``'pycocotools'``: the reference implementation (``pycocotools.cocoeval``);
-- ``'hotcoco'``: hotcoco (Rust, MIT, PyPI), a re-implementation of the same
+- ``'hotcoco'`` (what ``MMIOCMetric`` runs by default): hotcoco (Rust, MIT,
+  PyPI; a runtime requirement), a re-implementation of the same
   algorithm whose 12 summary figures and ``precision`` / ``recall`` arrays
   equal pycocotools' (tested in ``tests/test_evaluation``; measured the
   fastest of faster-coco-eval, hotcoco and vernier in ``docs/evaluation.md``).
@@ -140,7 +141,7 @@ def _run_hotcoco(gt, dets, params_kw) -> tuple:
     except ImportError:
         raise ImportError(
             "backend='hotcoco' needs the hotcoco package: "
-            'pip install -r requirements/optional.txt') from None
+            'pip install hotcoco (requirements/runtime.txt)') from None
     with contextlib.redirect_stdout(io.StringIO()), \
             warnings.catch_warnings():
         # hotcoco warns when maxDets differ from (1, 10, 100): mmdet's

@@ -58,45 +58,97 @@ def load_class_names(spec: Union[str, Sequence[str]]) -> List[str]:
     return names
 
 
+def available_backend(backend: str) -> str:
+    """``backend`` if it can run here, else ``'pycocotools'`` (logged).
+
+    Args:
+        backend (str): One of :data:`COCO_BACKENDS`.
+
+    Returns:
+        str: The backend that will run.
+    """
+    if backend not in COCO_BACKENDS:
+        raise ValueError(f'MMIOCMetric: unknown backend {backend!r}; '
+                         f'choose one of {COCO_BACKENDS}')
+    if backend == 'hotcoco':
+        try:
+            import hotcoco  # noqa: F401
+        except ImportError:
+            MMLogger.get_current_instance().warning(
+                'MMIOCMetric: hotcoco is not installed, evaluating with '
+                'pycocotools (same figures, slower; pip install hotcoco)')
+            return 'pycocotools'
+    return backend
+
+
+def with_unrounded(figures: Dict[str, float]) -> Dict[str, float]:
+    """mmdet's 3-decimal values under the figures' keys, then the exact
+    values under ``<key>_unrounded``. Rounded as mmdet rounds (numpy's
+    ``round`` of a float64, which can differ from Python's on a last digit).
+
+    Args:
+        figures (dict[str, float]): Unrounded figures.
+
+    Returns:
+        dict[str, float]: ``2 * len(figures)`` entries, the rounded ones
+        first, in ``figures``' order.
+    """
+    out = OrderedDict(
+        (key, float(round(np.float64(value), 3)))
+        for key, value in figures.items())
+    out.update((f'{key}_unrounded', float(value))
+               for key, value in figures.items())
+    return out
+
+
+
 @METRICS.register_module()
 class MMIOCMetric(CocoMetric):
-    """COCO bbox metric with MMIOC's open-vocabulary and hierarchy figures.
+    """``mmdet.CocoMetric`` on a fast exact backend, with MMIOC's
+    open-vocabulary and hierarchy figures.
 
-    One COCO evaluation (evaluate + accumulate + summarize) gives:
+    A drop-in for ``mmdet.CocoMetric``: for the same inputs it returns the
+    same keys with the same values (mmdet rounds to 3 decimals):
+    ``bbox_mAP``, ``bbox_mAP_50``, ... (``metric_items`` selects among
+    mmdet's 12 names) and, with ``classwise=True``, ``<class>_precision``.
+    On top of them:
 
-    - ``bbox_mAP``, ``bbox_mAP_50``, ``bbox_mAP_75``, ``bbox_mAP_s``,
-      ``bbox_mAP_m``, ``bbox_mAP_l`` (mmdet's keys; ``metric_items`` selects
-      among mmdet's 12 names), the figures of ``COCOeval.stats`` unrounded,
-      with mmdet's ``CocoMetric`` parameters (``proposal_nums`` are the max
-      detections; as pycocotools computes them, AP at 100 detections per
-      image and class, AP50/75/s/m/l at the last setting, 1000 by default);
+    - ``<key>_unrounded`` for every figure (e.g. ``bbox_mAP_unrounded``):
+      the value before rounding, for comparisons finer than 0.001;
     - with ``seen_classes`` (a generalized vocabulary: seen and unseen
       prompts together): ``bbox_mAP_seen``, ``bbox_mAP_unseen``,
-      ``bbox_mAP_hm`` (harmonic mean) and the same three for AP50;
-    - a per-class table (AP, AP50, AP75, APs/m/l, number of ground-truth
-      boxes, supercategory, scene, seen/unseen) and per-group tables (per
-      seen/unseen, supercategory and scene: the AP COCOeval reports on the
-      classes of the group) written as CSV and markdown to ``table_dir``
-      and logged (always: mmdet's ``classwise`` table is not needed).
+      ``bbox_mAP_hm`` (harmonic mean) and the same three for AP50,
+      rounded like mmdet's, plus their ``_unrounded`` keys;
+    - a per-class table (AP, AP50, AP75, APs/m/l, ground-truth boxes,
+      supercategory, scene, seen/unseen) and per-group tables (seen/unseen,
+      supercategory, scene) written as CSV and markdown to ``table_dir``
+      and logged.
 
-    A group's AP is the mean of ``precision`` over the group's classes (see
-    :mod:`~mmioc_rtvp.evaluation.functional.ap_summary`), which equals what
-    COCOeval reports when its ``catIds`` are that group.
+    Two deliberate differences: ``bbox_mAP`` (or the first of
+    ``metric_items``) is always the first key, what ``save_best='auto'``
+    follows (mmdet puts the classwise keys first); and without any
+    detection the figures are evaluated (AP 0) where mmdet logs an error
+    and returns an empty dict.
 
-    The hierarchy of each class comes from the dataset's metainfo
-    (``supercategories`` / ``scenes`` of ``MMIOCDataset``), else from the
-    ``supercategory`` / ``scene`` fields of the annotation file's categories.
-
-    ``backend='hotcoco'`` runs the same evaluation with hotcoco, whose
-    figures equal pycocotools' (tested on randomised detections) and which
-    is several times faster (``benchmarks/bench_eval.py``). Detections go
-    to the backend as one array: no result JSON is written unless
+    The evaluation runs once (evaluate + accumulate + summarize) on
+    ``backend``: ``'hotcoco'`` (default; its figures and precision array
+    equal pycocotools', tested, and it is much faster,
+    ``benchmarks/bench_eval.py``) or ``'pycocotools'``. When hotcoco is not
+    installed the metric logs it and runs pycocotools. Detections go to the
+    backend as one array: no result JSON is written unless
     ``outfile_prefix`` is set. ``format_only`` and metrics other than
     ``'bbox'`` are left to ``mmdet.CocoMetric``.
 
+    A group's AP is the mean of ``precision`` over the group's classes (see
+    :mod:`~mmioc_rtvp.evaluation.functional.ap_summary`), which equals what
+    COCOeval reports when its ``catIds`` are that group. The hierarchy of
+    each class comes from the dataset's metainfo (``supercategories`` /
+    ``scenes`` of ``MMIOCDataset``), else from the ``supercategory`` /
+    ``scene`` fields of the annotation file's categories.
+
     Args:
         *args: Positional arguments of ``mmdet.CocoMetric``.
-        backend (str): ``'pycocotools'`` (default) or ``'hotcoco'``.
+        backend (str): ``'hotcoco'`` (default) or ``'pycocotools'``.
         seen_classes (str | Sequence[str], optional): The seen classes of a
             generalized vocabulary: names, or a JSON file (see
             :func:`load_class_names`; e.g. the ``open_val_seen.json`` of the
@@ -114,15 +166,12 @@ class MMIOCMetric(CocoMetric):
 
     def __init__(self,
                  *args,
-                 backend: str = 'pycocotools',
+                 backend: str = 'hotcoco',
                  seen_classes: Optional[Union[str, Sequence[str]]] = None,
                  table_dir: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if backend not in COCO_BACKENDS:
-            raise ValueError(f'MMIOCMetric: unknown backend {backend!r}; '
-                             f'choose one of {COCO_BACKENDS}')
-        self.backend = backend
+        self.backend = available_backend(backend)
         self.seen_names = (None if seen_classes is None else
                            load_class_names(seen_classes))
         self.table_dir = table_dir
@@ -134,8 +183,12 @@ class MMIOCMetric(CocoMetric):
         if ann_file:
             stem = osp.splitext(osp.basename(ann_file))[0]
             self.table_name = f'{self.table_name}_{stem}'
-        self.iou_thrs = np.atleast_1d(
-            np.asarray(self.iou_thrs, dtype=np.float64))
+
+    @property
+    def _iou_thrs(self) -> np.ndarray:
+        """``(T,)`` float64 IoU thresholds (``self.iou_thrs`` stays what
+        the caller gave, as in mmdet)."""
+        return np.atleast_1d(np.asarray(self.iou_thrs, dtype=np.float64))
 
     # ------------------------------------------------------------------
     def _class_table(self, precision: np.ndarray,
@@ -156,7 +209,7 @@ class MMIOCMetric(CocoMetric):
                 row['role'] = roles[k]
             row['gt'] = int(num_gt[k])
             row.update(
-                ap_row(precision, self.iou_thrs, [k], self.proposal_nums))
+                ap_row(precision, self._iou_thrs, [k], self.proposal_nums))
             rows.append(row)
         return rows
 
@@ -273,18 +326,20 @@ class MMIOCMetric(CocoMetric):
             cat_ids=self.cat_ids,
             img_ids=self.img_ids,
             max_dets=self.proposal_nums,
-            iou_thrs=self.iou_thrs)
+            iou_thrs=self._iou_thrs)
 
         items = self.metric_items or _MMDET_ITEMS[:6]
         for item in items:
             if item not in _MMDET_ITEMS:
                 raise KeyError(f'metric item "{item}" is not supported')
-        eval_results = OrderedDict(
+        figures = OrderedDict(
             (f'bbox_{item}', float(result.stats[_MMDET_ITEMS.index(item)]))
             for item in items)
         stats = ' '.join(f'{v:.4f}' for v in result.stats[:6])
         logger.info(f'bbox_mAP_copypaste: {stats} '
                     f'({", ".join(COCO_STAT_NAMES[:6])})')
+        if self.classwise:
+            figures.update(self._classwise_figures(result.precision))
 
         roles = self._roles()
         class_rows = self._class_table(result.precision, roles)
@@ -292,18 +347,39 @@ class MMIOCMetric(CocoMetric):
         group_tables = OrderedDict()
         if roles is not None:
             group_tables['role'] = group_rows(result.precision,
-                                              self.iou_thrs, roles, num_gt,
+                                              self._iou_thrs, roles, num_gt,
                                               self.proposal_nums)
             by_role = {r['group']: r for r in group_tables['role']}
             for src, key in (('AP', 'mAP'), ('AP50', 'mAP_50')):
                 seen = by_role.get('seen', {}).get(src, -1.0)
                 unseen = by_role.get('unseen', {}).get(src, -1.0)
-                eval_results[f'bbox_{key}_seen'] = seen
-                eval_results[f'bbox_{key}_unseen'] = unseen
-                eval_results[f'bbox_{key}_hm'] = harmonic_mean(seen, unseen)
+                figures[f'bbox_{key}_seen'] = seen
+                figures[f'bbox_{key}_unseen'] = unseen
+                figures[f'bbox_{key}_hm'] = harmonic_mean(seen, unseen)
         for level in ('supercategory', 'scene'):
             group_tables[level] = group_rows(
-                result.precision, self.iou_thrs,
+                result.precision, self._iou_thrs,
                 [r[level] for r in class_rows], num_gt, self.proposal_nums)
         self._report(class_rows, group_tables, logger)
-        return eval_results
+        return with_unrounded(figures)
+
+    def _classwise_figures(self, precision: np.ndarray) -> Dict[str, float]:
+        """``<class>_precision`` of every evaluated class, as mmdet's
+        ``classwise``: the mean of ``precision[:, :, k, all areas, last
+        max-detection setting]`` over its valid entries, NaN if none.
+
+        Args:
+            precision (np.ndarray): ``(T, R, K, A, M)``.
+
+        Returns:
+            dict[str, float]: Unrounded, in label order.
+        """
+        figures = OrderedDict()
+        for k, cat_id in enumerate(self.cat_ids):
+            values = precision[:, :, k, 0, -1]
+            values = values[values > -1]
+            name = self._coco_api.cats[cat_id]['name']
+            figures[f'{name}_precision'] = (float(np.mean(values))
+                                            if values.size else float('nan'))
+        return figures
+
