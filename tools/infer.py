@@ -9,7 +9,12 @@ INPUT: image files, folders (recursive), glob patterns (quote them) and
 videos (``--frame-stride N`` runs one frame in N). ``--texts`` gives one
 class per argument, ``|`` separating the prompts of a prompt ensemble;
 ``--class-text FILE`` reads them from a YOLO-World class-text JSON or a
-``.txt`` (one class per line). Writes ``OUT_DIR/predictions.json``
+``.txt`` (one class per line). ``--exemplars FILE`` adds the classes of an
+exemplar file (tools/make_exemplars.py) or prompt-tuning file
+(tools/prompt_tune.py) of the same checkpoint: a class only in the file is
+found by its exemplars, a class also given as text by both (``--exemplar-use
+text|exemplars|both``, ``--class-use NAME=USE`` per class;
+docs/exemplar_prompts.md). Writes ``OUT_DIR/predictions.json``
 (COCO-style, with each image's defect score and OK/NG verdict) and the
 drawn images in ``OUT_DIR/vis/``. The OK/NG threshold is read from
 ``--threshold``, ``--threshold-file`` or the file
@@ -45,6 +50,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--texts', nargs='+', help='one class per argument; "a|b" is a '
         'prompt ensemble')
     vocab.add_argument('--class-text', help='class-text .json or .txt file')
+    parser.add_argument(
+        '--exemplars', help='exemplar / prompt-tuning embeddings file (.npz) '
+        'of this checkpoint')
+    parser.add_argument(
+        '--exemplar-use', choices=('both', 'exemplars', 'text'),
+        default='both', help='classes with text and exemplars: fuse both '
+        '(default), or use one side only')
+    parser.add_argument(
+        '--class-use', nargs='+', default=[], metavar='NAME=USE',
+        help='per-class use (both, exemplars or text)')
     parser.add_argument('--out-dir', default='work_dirs/infer')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--frame-stride', type=int, default=1)
@@ -86,6 +101,12 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'{args.onnx})', file=sys.stderr)
         return 2
     from mmioc_rtvp.apis import MMIOCInferencer
+    from mmioc_rtvp.prompts import parse_class_use
+    try:
+        class_use = parse_class_use(args.class_use)
+    except ValueError as err:
+        print(f'infer: --class-use: {err}', file=sys.stderr)
+        return 2
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -93,12 +114,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         model=cfg, weights=args.checkpoint,
         ok_ng_threshold=args.threshold, threshold_file=args.threshold_file,
         show_progress=not args.no_progress, max_pixels=args.max_pixels)
-    if args.backend == 'onnxruntime':
-        from mmioc_rtvp.deploy.ort_inferencer import ORTInferencer
-        inferencer = ORTInferencer(onnx_file=args.onnx, **common)
-    else:
-        inferencer = MMIOCInferencer(device=args.device, **common)
     texts = args.class_text or args.texts
+    if args.exemplars:
+        common.update(exemplars=args.exemplars, texts=texts,
+                      exemplar_use=args.exemplar_use, class_use=class_use)
+    try:
+        if args.backend == 'onnxruntime':
+            from mmioc_rtvp.deploy.ort_inferencer import ORTInferencer
+            inferencer = ORTInferencer(onnx_file=args.onnx, **common)
+        else:
+            inferencer = MMIOCInferencer(device=args.device, **common)
+    except (ValueError, FileNotFoundError) as err:
+        if not args.exemplars:
+            raise
+        print(f'infer: {err}', file=sys.stderr)
+        return 2
     out = inferencer(
         args.inputs, texts=texts, batch_size=args.batch_size,
         frame_stride=args.frame_stride, pred_score_thr=args.score_thr,

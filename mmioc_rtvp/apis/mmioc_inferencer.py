@@ -4,7 +4,8 @@ import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import (Dict, List, Mapping, Optional, Sequence, Set, Tuple,
+                    Union)
 
 import cv2
 import numpy as np
@@ -16,9 +17,14 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from torch import Tensor
 
+from mmioc_rtvp.prompts import (BOTH, MixedVocabulary, PromptEmbeddings,
+                                build_mixed_vocabulary,
+                                check_prompt_embeddings_model, class_specs,
+                                load_prompt_embeddings)
 from .image_pipeline import SKIPPED_TRANSFORMS, find_pipeline
 from .inference_inputs import (MAX_IMAGE_PIXELS, InferenceInput, InputsType,
                                expand_inputs, iter_images, num_images)
+from .model_fingerprint import model_fingerprint, text_embed_dim
 from .model_loading import BAKED_KEY, build_detector
 from .ok_ng import (OKNGThreshold, default_threshold_file,
                     image_defect_score)
@@ -82,6 +88,15 @@ class MMIOCInferencer(DetInferencer):
     Baked checkpoints (``tools/deploy/reparameterize.py``) have no text
     encoder: they only accept their own vocabulary.
 
+    **Exemplars** (docs/exemplar_prompts.md): ``exemplars`` (or
+    :meth:`set_exemplars`) reads a file of ``tools/make_exemplars.py`` or
+    ``tools/prompt_tune.py`` made with the same checkpoint (another model's
+    file is refused). A class of the file that is also a text class is used
+    as ``exemplar_use`` says (``'both'``, ``'exemplars'`` or ``'text'``;
+    ``class_use`` overrides it per class); a class only in the file is
+    exemplar-only and follows the text classes. :attr:`mixed` reports how
+    each class embedding was made (exemplars used, outliers excluded).
+
     **OK/NG**: an image's defect score is its highest detection score; it
     is NG when that is at or above the threshold. The threshold comes from
     ``ok_ng_threshold`` (a number), or ``threshold_file``, or by default
@@ -119,6 +134,11 @@ class MMIOCInferencer(DetInferencer):
         max_pixels (int): Image files declaring more pixels (width x
             height) are skipped before decoding. Defaults to
             :data:`~.inference_inputs.MAX_IMAGE_PIXELS`.
+        exemplars (str | PromptEmbeddings, optional): Exemplar / tuned
+            embeddings file (see above).
+        exemplar_use (str): ``'both'`` (default), ``'exemplars'`` or
+            ``'text'``: how a class with text and file entries is used.
+        class_use (Mapping[str, str], optional): Per-class overrides.
     """
 
     def __init__(self,
@@ -131,7 +151,10 @@ class MMIOCInferencer(DetInferencer):
                  palette: str = 'random',
                  show_progress: bool = True,
                  scope: str = 'mmioc_rtvp',
-                 max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+                 max_pixels: int = MAX_IMAGE_PIXELS,
+                 exemplars: Optional[Union[str, PromptEmbeddings]] = None,
+                 exemplar_use: str = BOTH,
+                 class_use: Optional[Mapping[str, str]] = None) -> None:
         if isinstance(model, str) and not osp.isfile(model):
             raise FileNotFoundError(f'config file {model} does not exist')
         self.weights = weights
@@ -142,6 +165,11 @@ class MMIOCInferencer(DetInferencer):
         self._frame_stride = 1
         self._vis_names: Set[str] = set()
         self.max_pixels = int(max_pixels)
+        self.exemplars: Optional[PromptEmbeddings] = None
+        self.exemplar_use = exemplar_use
+        self.class_use: Dict[str, str] = dict(class_use or {})
+        self.mixed: Optional[MixedVocabulary] = None
+        self._texts: Optional[Vocabulary] = None
         super().__init__(
             model=model,
             weights=weights,
@@ -150,7 +178,9 @@ class MMIOCInferencer(DetInferencer):
             palette=palette,
             show_progress=show_progress)
         self.ok_ng = self._init_ok_ng(ok_ng_threshold, threshold_file)
-        if texts is not None:
+        if exemplars is not None:
+            self.set_exemplars(exemplars, exemplar_use, class_use, texts)
+        elif texts is not None:
             self.set_vocabulary(texts)
         elif self.baked:
             self._use_vocabulary(self.vocabulary)
@@ -264,6 +294,11 @@ class MMIOCInferencer(DetInferencer):
                 model asked for another vocabulary.
         """
         vocabulary = Vocabulary.parse(texts)
+        if self.exemplars is not None:
+            if vocabulary != self._texts:
+                self._texts = vocabulary
+                self._apply_exemplars()
+            return self.vocabulary
         if vocabulary == self.vocabulary:
             return vocabulary
         if not self.open_vocabulary:
@@ -282,6 +317,89 @@ class MMIOCInferencer(DetInferencer):
         self._use_vocabulary(vocabulary)
         return vocabulary
 
+    def model_fingerprint(self) -> str:
+        """The fingerprint exemplar files must carry
+        (:func:`~.model_fingerprint.model_fingerprint`)."""
+        if getattr(self, '_fingerprint', None) is None:
+            self._fingerprint = model_fingerprint(self.model)
+        return self._fingerprint
+
+    def set_exemplars(self,
+                      exemplars: Union[str, PromptEmbeddings],
+                      use: str = BOTH,
+                      class_use: Optional[Mapping[str, str]] = None,
+                      texts: Optional[VocabularyLike] = None) -> Vocabulary:
+        """Use an exemplar / tuned embeddings file from now on.
+
+        Args:
+            exemplars (str | PromptEmbeddings): The file (or its contents),
+                made with this checkpoint.
+            use (str): How a class with text and file entries is used:
+                ``'both'``, ``'exemplars'`` or ``'text'``.
+            class_use (Mapping[str, str], optional): Per-class overrides.
+            texts (optional): The text classes; None keeps the current ones
+                (none: the file's classes only).
+
+        Returns:
+            Vocabulary: Text classes, then the file-only classes (named by
+            their class name).
+
+        Raises:
+            PromptEmbeddingsError: A file of another model or width, or a
+                malformed file (one line naming it).
+            ValueError: A closed-set or baked model, or a class lacking what
+                its use needs.
+        """
+        if not self.open_vocabulary:
+            raise ValueError(
+                f'{type(self.model).__name__} is a closed-set detector: it '
+                'cannot take exemplars')
+        if self.baked:
+            raise ValueError(
+                f'the checkpoint {self.weights} has a baked vocabulary; use '
+                'the training checkpoint with exemplars')
+        fingerprint = self.model_fingerprint()
+        dim = text_embed_dim(self.model)
+        if isinstance(exemplars, PromptEmbeddings):
+            check_prompt_embeddings_model(exemplars, fingerprint, dim)
+        else:
+            exemplars = load_prompt_embeddings(exemplars, fingerprint, dim)
+        self.exemplars = exemplars
+        self.exemplar_use = use
+        self.class_use = dict(class_use or {})
+        if texts is not None:
+            self._texts = Vocabulary.parse(texts)
+        return self._apply_exemplars()
+
+    def _apply_exemplars(self) -> Vocabulary:
+        """Class embeddings of the text classes and the exemplar file."""
+        device = next(self.model.parameters()).device
+        specs = class_specs(
+            self._texts.to_list() if self._texts is not None else [],
+            self.exemplars, self.exemplar_use, self.class_use)
+        with torch.no_grad():
+            mixed = build_mixed_vocabulary(
+                specs, self.exemplars,
+                lambda p: self.model.backbone.forward_text([p],
+                                                           device=device))
+        self.model.set_class_embeddings(
+            torch.from_numpy(mixed.embeddings), mixed.names)
+        self.mixed = mixed
+        self.vocabulary = Vocabulary(
+            tuple(s.prompts or (s.name, ) for s in specs))
+        for line in mixed.summary():
+            print_log(f'MMIOCInferencer: {line}', logger='current')
+        self._use_vocabulary(self.vocabulary)
+        return self.vocabulary
+
+    @property
+    def exemplar_uses(self) -> Optional[Dict[str, str]]:
+        """``{class: use}`` of the classes that read the exemplar file
+        (None without one)."""
+        if self.mixed is None:
+            return None
+        return {r.name: r.use for r in self.mixed.reports if r.use != 'text'}
+
     def _use_training_classes(self) -> None:
         """Default vocabulary: the checkpoint's training classes."""
         classes = self.model.dataset_meta.get('classes')
@@ -299,10 +417,12 @@ class MMIOCInferencer(DetInferencer):
             self.visualizer.dataset_meta = dict(
                 classes=vocabulary.names, palette=self.palette)
         if (self.ok_ng is not None and self.ok_ng.vocabulary is not None
-                and self.ok_ng.vocabulary != vocabulary.to_list()):
+                and (self.ok_ng.vocabulary != vocabulary.to_list()
+                     or self.ok_ng.exemplars != self.exemplar_uses)):
             print_log(
                 'MMIOCInferencer: the OK/NG threshold was calibrated with '
-                f'another vocabulary ({self.ok_ng.vocabulary}); scores of '
+                f'another vocabulary ({self.ok_ng.vocabulary}, exemplars '
+                f'{self.ok_ng.exemplars}); scores of '
                 'other prompts may need another threshold',
                 logger='current',
                 level=30)

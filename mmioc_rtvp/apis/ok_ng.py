@@ -208,6 +208,9 @@ class OKNGThreshold:
             (precision, recall, f1, auroc, counts).
         vocabulary (list[list[str]], optional): The prompts the scores were
             computed with; the score scale depends on them.
+        exemplars (dict[str, str], optional): ``{class: use}`` of the
+            classes that read an exemplar file (``'exemplars'`` or
+            ``'both'``), None without one.
         source (dict): Where the calibration came from (config,
             checkpoint, annotation file, number of images).
     """
@@ -216,6 +219,7 @@ class OKNGThreshold:
     target_recall: Optional[float] = None
     metrics: Dict[str, float] = field(default_factory=dict)
     vocabulary: Optional[List[List[str]]] = None
+    exemplars: Optional[Dict[str, str]] = None
     source: Dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

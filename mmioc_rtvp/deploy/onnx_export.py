@@ -76,9 +76,12 @@ def build_metadata(exportable: ExportableDetector,
         dict: ``kind`` (``closed`` / ``baked`` / ``runtime_vocabulary``),
         ``model_type``, ``input_names``, ``output_names``, ``image_shape``,
         ``embed_dims``, ``num_classes`` (fixed K, None at run time),
-        ``vocabulary``, ``class_names``, ``test_cfg`` and ``preprocess``
+        ``vocabulary``, ``class_names``, ``test_cfg``, ``preprocess``
         (the data preprocessor's ``mean``, ``std``, ``bgr_to_rgb``: the
-        graph input is the preprocessor's output).
+        graph input is the preprocessor's output) and ``fingerprint``
+        (:func:`~mmioc_rtvp.apis.model_fingerprint.model_fingerprint`: an
+        exemplar or tuned embeddings file is accepted only from the same
+        weights).
     """
     detector = exportable.detector
     if not exportable.open_vocabulary:
@@ -101,6 +104,7 @@ def build_metadata(exportable: ExportableDetector,
         std=_plain(getattr(preprocessor, 'std', None)),
         bgr_to_rgb=bool(getattr(preprocessor, '_channel_conversion', False)))
     from mmioc_rtvp import __version__
+    from mmioc_rtvp.apis.model_fingerprint import model_fingerprint
     meta = dict(
         kind=kind,
         model_type=type(detector).__name__,
@@ -113,6 +117,7 @@ def build_metadata(exportable: ExportableDetector,
         class_names=list(class_names) if class_names is not None else None,
         test_cfg=_plain(detector.test_cfg),
         preprocess=preprocess,
+        fingerprint=model_fingerprint(detector),
         mmioc_rtvp_version=__version__)
     meta.update(extra or {})
     return meta

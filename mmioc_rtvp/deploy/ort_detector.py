@@ -7,6 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmioc_rtvp.prompts import PromptEmbeddings, load_prompt_embeddings
 from .postprocess import postprocess_detections
 
 #: Largest accepted deviation of an embedding's L2 norm from 1 before the
@@ -76,6 +77,44 @@ class ORTDetector:
     def runtime_vocabulary(self) -> bool:
         """Whether the file takes ``text_feats`` as an input."""
         return 'text_feats' in self.input_names
+
+    @property
+    def fingerprint(self) -> str:
+        """The exported weights' fingerprint (exemplar files must match)."""
+        fingerprint = self.metadata.get('fingerprint')
+        if not fingerprint:
+            raise ValueError(f'{self.path}: no model fingerprint in its '
+                             'metadata; export it again with tools/deploy/'
+                             'export_onnx.py to use exemplar files')
+        return fingerprint
+
+    def load_prompt_embeddings(self, path: str) -> PromptEmbeddings:
+        """An exemplar / tuned embeddings file of the exported weights.
+
+        Build the (1, K, D) ``text_feats`` from it with
+        :func:`mmioc_rtvp.prompts.build_mixed_vocabulary` (text classes
+        through :class:`ORTTextEncoder` or precomputed embeddings)::
+
+            prompts = det.load_prompt_embeddings('exemplars.npz')
+            vocab = build_mixed_vocabulary(
+                class_specs([['scratch']], prompts), prompts, text=enc)
+            det.predict(image, vocab.text_feats)
+
+        Args:
+            path (str): The ``.npz`` file.
+
+        Returns:
+            PromptEmbeddings: Its entries.
+
+        Raises:
+            PromptEmbeddingsError: A file of other weights or width, or a
+                malformed file.
+        """
+        if not self.runtime_vocabulary:
+            raise ValueError(f'{self.path} takes no text_feats: export it '
+                             'with --runtime-vocabulary to use exemplars')
+        return load_prompt_embeddings(path, self.fingerprint,
+                                      int(self.metadata['embed_dims']))
 
     @property
     def image_shape(self) -> Tuple[int, int]:

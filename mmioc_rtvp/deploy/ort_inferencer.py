@@ -27,7 +27,10 @@ class ORTInferencer(MMIOCInferencer):
       embeddings, computed by the config's text encoder: ``texts`` may
       change from call to call without exporting again;
     - baked files only accept their own vocabulary (stored in the file);
-    - closed-set files have the classes of their checkpoint.
+    - closed-set files have the classes of their checkpoint;
+    - exemplar / tuned embeddings files (``exemplars``) are checked against
+      the fingerprint the exporter wrote into the file and enter through
+      ``text_feats`` (run-time-vocabulary files).
 
     The config (and ``weights``, optional) build the PyTorch model for
     its preprocessor, text encoder and class names; its network weights
@@ -75,6 +78,19 @@ class ORTInferencer(MMIOCInferencer):
                 f'{self.ort.metadata["vocabulary"]}; it cannot detect '
                 f'{Vocabulary.parse(texts).names} (export with '
                 '--runtime-vocabulary to change it at run time)')
+
+    def model_fingerprint(self) -> str:
+        """The fingerprint of the exported weights (ONNX metadata)."""
+        return self.ort.fingerprint
+
+    def set_exemplars(self, exemplars, *args, **kwargs) -> Vocabulary:
+        """The parent's, for run-time-vocabulary files only (exemplar
+        embeddings enter through the ``text_feats`` input)."""
+        kind = self.ort.metadata['kind']
+        if kind != 'runtime_vocabulary':
+            raise ValueError(f'{self.ort.path} is a {kind} export: exemplars '
+                             'need an export with --runtime-vocabulary')
+        return super().set_exemplars(exemplars, *args, **kwargs)
 
     def set_vocabulary(self, texts: VocabularyLike) -> Vocabulary:
         """The parent's, refused for a baked file unless it is the file's

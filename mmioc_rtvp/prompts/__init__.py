@@ -20,7 +20,8 @@ from .exemplar_aggregation import (ClassAggregate, aggregate_class,
                                    aggregate_exemplars)
 from .mixed_vocabulary import (BOTH, EXEMPLARS, TEXT, USES, ClassReport,
                                ClassSpec, MixedVocabulary,
-                               build_mixed_vocabulary, class_specs)
+                               build_mixed_vocabulary, class_specs,
+                               parse_class_use)
 
 __all__ = [
     'EXEMPLAR', 'FORMAT_VERSION', 'KINDS', 'TUNED', 'PromptEmbeddings',
@@ -28,5 +29,5 @@ __all__ = [
     'load_prompt_embeddings', 'save_prompt_embeddings', 'ClassAggregate',
     'aggregate_class', 'aggregate_exemplars', 'BOTH', 'EXEMPLARS', 'TEXT',
     'USES', 'ClassReport', 'ClassSpec', 'MixedVocabulary',
-    'build_mixed_vocabulary', 'class_specs'
+    'build_mixed_vocabulary', 'class_specs', 'parse_class_use'
 ]

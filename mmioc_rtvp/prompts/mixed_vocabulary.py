@@ -170,6 +170,22 @@ def class_specs(text_classes: Sequence[Sequence[str]],
     return specs
 
 
+def parse_class_use(items: Sequence[str]) -> Dict[str, str]:
+    """``['hole=exemplars', 'pit=both']`` -> ``{'hole': 'exemplars', ...}``.
+
+    Raises:
+        ValueError: An item that is not ``NAME=USE`` with a known use.
+    """
+    out = {}
+    for item in items:
+        name, sep, use = item.rpartition('=')
+        if not sep or not name.strip() or use.strip() not in USES:
+            raise ValueError(f'class use {item!r}: expected NAME=USE with USE '
+                             f'one of {list(USES)}')
+        out[name.strip()] = use.strip()
+    return out
+
+
 def _text_embeddings(text: TextSource, prompts: List[str]) -> np.ndarray:
     """(N, D) float32 embeddings of ``prompts``."""
     if isinstance(text, Mapping):

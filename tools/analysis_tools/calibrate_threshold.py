@@ -19,7 +19,10 @@ look) records the threshold, the method, the metrics and the vocabulary.
 
 The vocabulary defaults to the annotation file's categories with all
 their prompts (``texts``; prompt ensembles); ``--texts`` / ``--class-text``
-override it. Images that cannot be read are listed and left out of the
+override it. ``--exemplars FILE`` (with ``--exemplar-use`` and
+``--class-use``, as tools/infer.py) calibrates the vocabulary that mixes
+text and exemplar classes; the threshold file records which classes read
+the exemplar file. Images that cannot be read are listed and left out of the
 metrics (the counts are printed).
 """
 import argparse
@@ -45,6 +48,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     vocab.add_argument('--texts', nargs='+',
                        help='one class per argument, "a|b" for an ensemble')
     vocab.add_argument('--class-text', help='class-text .json or .txt file')
+    parser.add_argument('--exemplars',
+                        help='exemplar / prompt-tuning embeddings file')
+    parser.add_argument('--exemplar-use', default='both',
+                        choices=('both', 'exemplars', 'text'))
+    parser.add_argument('--class-use', nargs='+', default=[],
+                        metavar='NAME=USE')
     parser.add_argument('--method', choices=('f1', 'recall'), default='f1')
     parser.add_argument('--target-recall', type=float)
     parser.add_argument('--out', help='threshold file to write')
@@ -100,10 +109,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    from mmioc_rtvp.prompts import parse_class_use
+    try:
+        class_use = parse_class_use(args.class_use)
+    except ValueError as err:
+        print(f'calibrate_threshold: --class-use: {err}', file=sys.stderr)
+        return 2
     inferencer = MMIOCInferencer(
         model=cfg, weights=args.checkpoint, device=args.device)
     texts = args.class_text or args.texts or (
         prompts if inferencer.open_vocabulary else None)
+    if args.exemplars:
+        try:
+            inferencer.set_exemplars(args.exemplars, args.exemplar_use,
+                                     class_use, texts)
+        except (ValueError, FileNotFoundError) as err:
+            print(f'calibrate_threshold: {err}', file=sys.stderr)
+            return 2
     out = inferencer(paths, texts=texts, batch_size=args.batch_size)
     skipped = {name for name, _ in out['skipped']}
     kept = [i for i, p in enumerate(paths) if p not in skipped]
@@ -123,8 +145,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         target_recall=args.target_recall, metrics=metrics,
         vocabulary=(inferencer.vocabulary.to_list()
                     if inferencer.vocabulary is not None else None),
+        exemplars=inferencer.exemplar_uses,
         source=dict(config=args.config, checkpoint=args.checkpoint,
-                    ann_file=args.ann_file, num_images=len(paths),
+                    ann_file=args.ann_file, exemplars=args.exemplars,
+                    num_images=len(paths),
                     num_skipped=len(out['skipped'])))
     out_file = args.out or default_threshold_file(args.checkpoint)
     result.dump(out_file)
