@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: train RTVPNet-S-mini on MMIOC-mini's open split with mim, test it
-# on the unseen classes, draw its boxes for free-text prompts and its refined
-# visual prompts (paper Fig. 13) on the same image.
+# `make demo`: train RTVPNet-S-mini (with its exemplar encoder) on MMIOC-mini's
+# open split with mim, test it on the unseen classes, draw its boxes for
+# free-text prompts and its refined visual prompts (paper Fig. 13) on the same
+# image, and finally, on an unseen-class image, what the text prompts find next
+# to what 5-shot exemplar classes find (docs/exemplar_prompts.md).
 #   DEMO_CONFIG=configs/... bash tools/demo.sh   (venv on PATH; run from a
 #   directory holding $DATA, by default data/mmioc_mini: the repo root for
 #   `make demo`)
@@ -9,7 +11,7 @@
 #   step (e.g. a quick run through every step; the figures mean nothing then)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CONFIG="${DEMO_CONFIG:-$REPO/configs/rtvpnet_s_mini.py}"
+CONFIG="${DEMO_CONFIG:-$REPO/configs/exemplar/rtvpnet_s_mini_exemplar.py}"
 read -r -a CFG_OPTIONS <<< "${DEMO_CFG_OPTIONS:-}"
 DATA="${DATA:-data/mmioc_mini}"
 NAME="$(basename "${CONFIG%.py}")"
@@ -20,18 +22,18 @@ for f in "$CONFIG" "$DATA/annotations/open_val.json" "$DATA/texts/unseen_class_t
   [[ -e "$f" ]] || { echo "demo: missing $f (run: make data)" >&2; exit 1; }
 done
 
-echo "== demo 1/4: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
+echo "== demo 1/5: mim train mmdet $CONFIG  (work dir $WORK_DIR)"
 mim train mmdet "$CONFIG" --work-dir "$WORK_DIR" \
   ${CFG_OPTIONS[@]+--cfg-options "${CFG_OPTIONS[@]}"}
 # the final weights (validation runs on the seen classes, open_val_seen; the
 # test below on the unseen ones, which no choice of epoch may look at)
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 
-echo "== demo 2/4: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
+echo "== demo 2/5: mim test mmdet $CONFIG --checkpoint $CKPT  (unseen classes)"
 mim test mmdet "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR/test" \
   --out "$WORK_DIR/test/predictions.pkl"
 
-echo "== demo 3/4: free-text prompts on an unseen-class image"
+echo "== demo 3/5: free-text prompts on an unseen-class image"
 read -r IMAGE PROMPTS < <(python - "$DATA" <<'PY'
 import json, sys
 root = sys.argv[1]
@@ -53,12 +55,25 @@ from mmengine.config import Config
 sys.exit(0 if Config.fromfile(sys.argv[1]).model.get('visual_encoder') else 1)
 PY
 then
-  echo "== demo 4/4: refined visual prompts on that image (paper Fig. 13)"
+  echo "== demo 4/5: refined visual prompts on that image (paper Fig. 13)"
   python "$REPO/tools/analysis_tools/visualize_prompts.py" "$CONFIG" "$CKPT" "$IMAGE" \
     --ann-file "$DATA/annotations/open_val.json" --out-dir "$WORK_DIR/prompt_maps" \
     --map score --level mean
 else
-  echo "== demo 4/4: skipped ($CONFIG has no visual prompts)"
+  echo "== demo 4/5: skipped ($CONFIG has no visual prompts)"
+fi
+
+if python - "$CONFIG" <<'PY'
+import sys
+from mmengine.config import Config
+sys.exit(0 if Config.fromfile(sys.argv[1]).model.get('exemplar_encoder') else 1)
+PY
+then
+  echo "== demo 5/5: text prompts vs 5-shot exemplar classes on an unseen-class image"
+  python "$REPO/tools/analysis_tools/exemplar_demo.py" "$CONFIG" "$CKPT" \
+    --data-root "$DATA" --shots 5 --out "$WORK_DIR/text_vs_exemplars.jpg" --score-thr 0.25
+else
+  echo "== demo 5/5: skipped ($CONFIG has no exemplar encoder)"
 fi
 
 python - "$WORK_DIR" "$CKPT" "$((SECONDS - t0))" <<'PY'
@@ -88,6 +103,8 @@ print(f'  checkpoint          : {ckpt}')
 print(f'  test log / metrics  : {logs[-1] if logs else "(none)"}')
 print(f'  predictions (pkl)   : {work_dir}/test/predictions.pkl')
 print(f'  drawn prediction    : {work_dir}/prediction.jpg')
+if os.path.exists(f'{work_dir}/text_vs_exemplars.jpg'):
+    print(f'  text vs exemplars   : {work_dir}/text_vs_exemplars.jpg')
 maps = sorted(glob.glob(f'{work_dir}/prompt_maps/*.png'))
 if maps:
     print(f'  visual prompt map   : {maps[0]}')

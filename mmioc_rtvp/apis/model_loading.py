@@ -12,16 +12,23 @@ Three kinds of checkpoints load here:
   embeddings are stored under :data:`BAKED_KEY` and the text encoder is
   not; the model is then built without a text encoder.
 
+A checkpoint trained without an exemplar encoder also loads into a config
+that has one (``configs/exemplar/``): the encoder keeps its initialisation
+and a warning says so (its exemplar embeddings are then the untrained
+control of docs/exemplar_prompts.md).
+
 Anything else that differs between the checkpoint and the model (missing
 or unexpected tensors, other shapes) is an error naming both files.
 """
 import copy
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from mmioc_rtvp.registry import MODELS
@@ -32,6 +39,8 @@ from mmioc_rtvp.utils.checkpoint_keys import SLIM_META_KEY
 BAKED_KEY = 'baked_vocabulary'
 #: Where the text encoder lives in the open-vocabulary detectors.
 TEXT_MODEL = 'backbone.text_model'
+#: The optional exemplar encoder (a checkpoint may predate it).
+EXEMPLAR_ENCODER = 'exemplar_encoder'
 
 
 def read_checkpoint(path: str) -> dict:
@@ -148,6 +157,14 @@ def check_and_load(model: nn.Module, checkpoint: dict, config_name: str,
         for k, v in state.items()
         if k in own and hasattr(v, 'shape') and v.shape != own[k].shape
     ]
+    untrained = [k for k in missing if k.startswith(EXEMPLAR_ENCODER + '.')]
+    if untrained and len(untrained) == len(missing):
+        print_log(
+            f'checkpoint {weights_name} has no exemplar encoder: '
+            f'{config_name}\'s {EXEMPLAR_ENCODER} keeps its initialisation '
+            '(untrained; text prompts are unaffected)',
+            logger='current', level=logging.WARNING)
+        missing = []
     if missing or unexpected or shapes:
         parts = []
         for what, keys in (('missing from the checkpoint', missing),

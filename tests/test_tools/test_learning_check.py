@@ -215,3 +215,28 @@ def test_metric_value_reads_the_unrounded_figure():
     assert lc.metric_value(metrics, 'coco/bbox_mAP') == 0.12345
     assert lc.metric_value(metrics, 'coco/bbox_mAP_50') == 0.5
     assert lc.metric_value(metrics, 'coco/bbox_mAP_hm') is None
+
+
+def test_data_root_moves_every_data_path_of_a_config(tmp_path):
+    config = osp.join(REPO_ROOT, 'configs/baselines/yolo_world_s_open_mini.py')
+    new = str(tmp_path / 'my_data')
+    options = dict(o.split('=', 1) for o in lc.data_root_options(config, new))
+    # every path below the old root moved, relative ann_files untouched
+    assert options['train_dataloader.dataset.dataset.data_root'] == new + '/'
+    assert options['test_dataloader.dataset.class_text_path'] == (
+        new + '/texts/unseen_class_texts.json')
+    assert options['test_evaluator.ann_file'] == (
+        new + '/annotations/open_val.json')
+    assert not any('data/mmioc_mini' in v for v in options.values())
+    assert all(k.split('.')[0] in lc.DATA_SECTIONS for k in options)
+    plan = dict((n, o) for n, o, _ in lc.test_plan(config, new))
+    assert f'test_evaluator.seen_classes={new}/annotations/open_val_seen.json' \
+        in plan['generalized']
+    assert f'test_evaluator.ann_file={new}/annotations/open_val_seen.json' \
+        in plan['seen']
+    # a run's options get them (the fake trainer records its command)
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(config)
+    for key, value in options.items():
+        cfg.merge_from_dict({key: DictAction._parse_iterable(value)})
+    assert cfg.val_evaluator.ann_file == new + '/annotations/open_val_seen.json'

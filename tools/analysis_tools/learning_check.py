@@ -151,7 +151,7 @@ def test_plan(config: str,
     cfg = Config.fromfile(config)
     is_open, old_root, num_train = describe_config(cfg)
     old_root = old_root.rstrip('/') + '/'
-    data_root = _reroot(old_root, old_root, data_root)
+    new_root = _reroot(old_root, old_root, data_root)
 
     def keys(prefix: str) -> List[Tuple[str, str]]:
         return [(f'{prefix}_{short}', long) for short, long in METRICS]
@@ -159,7 +159,7 @@ def test_plan(config: str,
     if not is_open:
         return [('test', [], keys('test'))]
     plan = [('test', [], keys('unseen')),
-            ('seen', seen_test_options(data_root, num_train), keys('seen'))]
+            ('seen', seen_test_options(new_root, num_train), keys('seen'))]
     generalized = cfg.get('generalized_test_options')
     if generalized:
         plan.append(('generalized',

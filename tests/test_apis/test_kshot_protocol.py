@@ -1,0 +1,74 @@
+# Copyright (c) mmioc_rtvp contributors. All rights reserved.
+"""The k-shot protocol's draw, subsets and tables (no model needed)."""
+import pytest
+
+from mmioc_rtvp.apis.kshot_protocol import (draw_support, kshot_tables,
+                                            subset_coco)
+
+
+def _coco():
+    images = [dict(id=i, file_name=f'{i}.png') for i in range(12)]
+    # category 1 on images 0-5, category 2 on 6-11, image 5 holds both
+    anns = [dict(id=i, image_id=i, category_id=1 if i < 6 else 2, iscrowd=0)
+            for i in range(12)]
+    anns.append(dict(id=99, image_id=5, category_id=2, iscrowd=0))
+    anns.append(dict(id=100, image_id=11, category_id=1, iscrowd=1))
+    return dict(images=images, annotations=anns,
+                categories=[dict(id=1, name='a'), dict(id=2, name='b')])
+
+
+def test_draw_support_is_seeded_disjoint_and_complete():
+    coco = _coco()
+    support, queries = draw_support(coco, 2, seed=3)
+    assert sorted(support) == [1, 2]
+    assert all(len(v) == 2 for v in support.values())
+    drawn = {i for v in support.values() for i in v}
+    assert len(drawn) == 4  # an image serves one class only
+    assert not drawn & set(queries)
+    assert sorted(drawn | set(queries)) == list(range(12))
+    # every support image of a class holds a (non-crowd) box of it
+    holds = {(a['image_id'], a['category_id']) for a in coco['annotations']
+             if not a['iscrowd']}
+    assert all((i, c) in holds for c, ids in support.items() for i in ids)
+    assert draw_support(coco, 2, seed=3) == (support, queries)
+    assert draw_support(coco, 2, seed=4) != (support, queries)
+
+
+def test_draw_support_needs_a_query_left():
+    with pytest.raises(ValueError, match='category 1 has 6 free images'):
+        draw_support(_coco(), 6, seed=0)
+    with pytest.raises(ValueError, match='k must be'):
+        draw_support(_coco(), 0, seed=0)
+
+
+def test_subset_keeps_images_and_their_annotations():
+    sub = subset_coco(_coco(), [5, 11])
+    assert [i['id'] for i in sub['images']] == [5, 11]
+    assert sorted(a['id'] for a in sub['annotations']) == [5, 11, 99, 100]
+    assert len(sub['categories']) == 2
+
+
+def test_tables_pair_rows_with_text_of_the_same_run():
+    def run(seed, text, exemplar):
+        return dict(config='configs/exemplar/m.py', seed=seed, results={
+            'k5_draw0': dict(k=5, draw=0, queries=10, rows=dict(
+                text=dict(AP=text, AP50=text * 2),
+                exemplar=dict(AP=exemplar, AP50=exemplar * 2)))})
+
+    def summarise(values, signed=False):
+        if not values:
+            return '-'
+        mean = sum(values) / len(values)
+        return f'{mean:+.3f}' if signed else f'{mean:.3f}'
+
+    def table(head, rows):
+        return '\n'.join(' | '.join(r) for r in [head, *rows])
+
+    out = kshot_tables([run(0, 0.1, 0.2), run(1, 0.2, 0.5)], summarise,
+                       table).splitlines()
+    text_row = next(line for line in out if '| text |' in line)
+    ex_row = next(line for line in out if '| exemplar |' in line)
+    assert '| 0.150 | 0.300 |' in text_row
+    # paired: (0.2 - 0.1 + 0.5 - 0.2) / 2 = 0.2; ratio (2 + 2.5) / 2 = 2.25
+    assert '| 0.350 | 0.700 | +0.200 | +0.400 | 2.25x | 10' in ex_row
+    assert '| 0,1 | 0 |' in ex_row
