@@ -57,9 +57,27 @@ class EncodedExemplars:
         return [c for c in self.classes if c not in kept]
 
 
-def _encode_image(model: nn.Module, image: np.ndarray,
-                  boxes: np.ndarray, pipeline: Compose) -> np.ndarray:
-    """(n, D) embeddings of n original-pixel boxes on one BGR image."""
+def encode_image_boxes(model: nn.Module,
+                       image: np.ndarray,
+                       boxes: np.ndarray,
+                       pipeline: Optional[Compose] = None) -> np.ndarray:
+    """Exemplar embeddings of boxes on one decoded reference image.
+
+    Args:
+        model (nn.Module): A detector with an exemplar encoder, in eval
+            mode, with ``cfg`` attached unless ``pipeline`` is given.
+        image (np.ndarray): (H, W, 3) BGR uint8.
+        boxes (np.ndarray): (n, 4) xyxy in original pixels, already
+            checked (:func:`~mmioc_rtvp.prompts.exemplar_refs.check_box`).
+        pipeline (Compose, optional): Defaults to
+            :func:`~.support_images.support_pipeline` of ``model.cfg``.
+
+    Returns:
+        np.ndarray: (n, D) float32 unit embeddings, in the order of
+        ``boxes``.
+    """
+    if pipeline is None:
+        pipeline = support_pipeline(model.cfg)
     batch = support_batch(model, [image], [boxes],
                           [np.arange(len(boxes))], pipeline)
     rows = batch.bboxes_labels
@@ -115,8 +133,9 @@ def encode_exemplar_refs(model: nn.Module,
                 refused.append(f'{ref.where}: {image_path}: {err}')
         if not kept:
             continue
-        rows.append(_encode_image(model, image,
-                                  np.asarray(boxes, np.float32), pipeline))
+        rows.append(encode_image_boxes(model, image,
+                                       np.asarray(boxes, np.float32),
+                                       pipeline))
         records += [
             PromptRecord(r.class_name, EXEMPLAR, image_path, box)
             for r, box in zip(kept, boxes)

@@ -371,6 +371,14 @@ class MMIOCInferencer(DetInferencer):
             self._texts = Vocabulary.parse(texts)
         return self._apply_exemplars()
 
+    def clear_exemplars(self) -> None:
+        """Back to text classes only: the exemplar file is dropped and the
+        next vocabulary is encoded from its text."""
+        if self.exemplars is None:
+            return
+        self.exemplars, self.mixed, self._texts = None, None, None
+        self.vocabulary = None
+
     def _apply_exemplars(self) -> Vocabulary:
         """Class embeddings of the text classes and the exemplar file."""
         device = next(self.model.parameters()).device

@@ -4,7 +4,7 @@ the OK/NG verdict.
 
     python projects/web_demo/app.py CONFIG CHECKPOINT \
         [--host 127.0.0.1] [--port 7860] [--allowed-dir DIR ...] \
-        [--threshold T | --threshold-file FILE]
+        [--threshold T | --threshold-file FILE] [--exemplars FILE]
 
 Binds 127.0.0.1 unless told otherwise; serves no file of the machine unless
 its folder is given with --allowed-dir.
@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import uvicorn
 
-from web_demo import AllowedPaths, DemoSettings, create_app
+from web_demo import AllowedPaths, DemoSettings, ExemplarSet, create_app
 from web_demo.inferencer_predictor import InferencerPredictor
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -67,6 +67,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--max-in-flight', type=int, default=8,
         help='requests served at once; more are answered 503 (busy) '
         'before their upload is read')
+    parser.add_argument(
+        '--exemplars', metavar='FILE',
+        help='exemplar / tuned class embeddings made with this checkpoint '
+        '(tools/make_exemplars.py, tools/prompt_tune.py): their classes are '
+        'on the page from the start; a file of another model is refused')
+    parser.add_argument(
+        '--max-exemplar-classes', type=int, default=16,
+        help='most exemplar classes the server holds')
+    parser.add_argument(
+        '--max-exemplars', type=int, default=64,
+        help='most exemplars the server holds')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -85,16 +96,19 @@ def check_args(args: argparse.Namespace) -> None:
     """Refuse bad arguments in one line, before the model is loaded."""
     for kind, path in (('config', args.config),
                        ('checkpoint', args.checkpoint),
-                       ('threshold', args.threshold_file)):
+                       ('threshold', args.threshold_file),
+                       ('exemplars', args.exemplars)):
         if path is not None and not osp.isfile(path):
             raise SystemExit(f'web_demo: no such {kind} file: {path}')
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SystemExit(f'web_demo: --threshold {args.threshold}: '
                          'not in [0, 1]')
     if min(args.max_upload_mb, args.max_pixels, args.max_examples,
-           args.max_in_flight) <= 0:
+           args.max_in_flight, args.max_exemplar_classes,
+           args.max_exemplars) <= 0:
         raise SystemExit('web_demo: --max-upload-mb, --max-pixels, '
-                         '--max-examples and --max-in-flight must be '
+                         '--max-examples, --max-in-flight, '
+                         '--max-exemplar-classes and --max-exemplars must be '
                          'positive')
     try:
         AllowedPaths(args.allowed_dir)
@@ -107,6 +121,24 @@ def allowed_hosts(args: argparse.Namespace) -> List[str]:
     (a wildcard bind address is no name a browser sends)."""
     names = [] if args.host in WILDCARDS else [args.host]
     return list(dict.fromkeys(names + ['localhost'] + args.allowed_host))
+
+
+def load_exemplars(args: argparse.Namespace,
+                   predictor: InferencerPredictor) -> Optional[ExemplarSet]:
+    """The ``--exemplars`` file as the server's starting set, checked
+    against the loaded model; one line and exit when it cannot be used."""
+    if args.exemplars is None:
+        return None
+    if not predictor.embed_dims:
+        raise SystemExit(f'web_demo: --exemplars {args.exemplars}: '
+                         f'{osp.basename(args.config)} is a closed-set '
+                         'detector; it takes no class embeddings')
+    try:
+        return ExemplarSet.from_file(
+            args.exemplars, predictor.fingerprint, predictor.embed_dims,
+            args.max_exemplar_classes, args.max_exemplars)
+    except ValueError as err:  # PromptEmbeddingsError is one
+        raise SystemExit(f'web_demo: {err}') from None
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -130,8 +162,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         max_examples=args.max_examples,
         model_name=osp.basename(args.config),
         allowed_hosts=allowed_hosts(args),
-        max_in_flight=args.max_in_flight)
-    app = create_app(predictor, settings)
+        max_in_flight=args.max_in_flight,
+        max_exemplar_classes=args.max_exemplar_classes,
+        max_exemplars=args.max_exemplars)
+    app = create_app(predictor, settings, load_exemplars(args, predictor))
     print(f'web_demo: serving {osp.basename(args.config)} on '
           f'http://{args.host}:{args.port}/', flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level='warning')

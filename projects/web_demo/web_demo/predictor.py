@@ -5,6 +5,8 @@ from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
+from mmioc_rtvp.prompts import PromptEmbeddings
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -26,6 +28,29 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class ClassSource:
+    """What one class of a prediction's vocabulary was made of.
+
+    Attributes:
+        name (str): The class (the detections' label).
+        source (str): ``'text'``, ``'exemplars'`` or ``'both'`` (fused).
+        prompts (tuple[str, ...]): Its text prompts (``text`` / ``both``).
+        exemplars (int): Exemplar entries averaged (1 for a tuned
+            embedding; 0 for text).
+        excluded (int): Exemplar entries excluded as outliers.
+    """
+
+    name: str
+    source: str
+    prompts: Tuple[str, ...] = ()
+    exemplars: int = 0
+    excluded: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Prediction:
     """What the model says about one image.
 
@@ -36,11 +61,14 @@ class Prediction:
             detection score, 0 without detection).
         verdict (str, optional): ``'OK'``, ``'NG'``, or None without an
             OK/NG threshold.
+        classes (tuple[ClassSource, ...]): The vocabulary's classes and
+            what each was made of (empty: the typed text classes).
     """
 
     detections: List[Detection]
     defect_score: float
     verdict: Optional[str]
+    classes: Tuple[ClassSource, ...] = ()
 
 
 class Predictor(Protocol):
@@ -64,3 +92,32 @@ class Predictor(Protocol):
         Returns:
             Prediction: Detections and verdict.
         """
+
+
+class ExemplarPredictor(Predictor, Protocol):
+    """A predictor that also takes exemplar classes (optional for the
+    server: without these members, adding an exemplar is refused).
+
+    Attributes:
+        fingerprint (str): The model's fingerprint (exemplar files of
+            other models are refused).
+        embed_dims (int, optional): D of its class embeddings (None for a
+            closed-set model).
+        has_exemplar_encoder (bool): Whether boxes can be encoded.
+    """
+
+    fingerprint: str
+    embed_dims: Optional[int]
+    has_exemplar_encoder: bool
+
+    def __call__(self, image: np.ndarray, classes: Sequence[str],
+                 exemplars: Optional[PromptEmbeddings] = None
+                 ) -> Prediction:
+        """Detect the text ``classes`` and the classes of ``exemplars``
+        (a class in both is fused); see :class:`Predictor`."""
+
+    def encode_exemplar(self, image: np.ndarray,
+                        box: Tuple[float, float, float, float]
+                        ) -> np.ndarray:
+        """(D,) unit embedding of a checked xyxy box (original pixels) on
+        a BGR uint8 (H, W, 3) reference image."""

@@ -6,7 +6,11 @@
     GET  /api/examples   images of the allowed folders (relative paths)
     GET  /api/image      one of them (?path=...)
     POST /api/predict    multipart: ``image`` (file) or ``path``, ``prompts``
-                         (one per line or comma-separated), ``score_thr``
+                         (one per line or comma-separated), ``score_thr``,
+                         ``use_exemplars`` (default 1)
+
+and the exemplar routes (:mod:`.exemplar_routes`): ``POST /api/exemplar``,
+``GET /api/exemplars``, ``DELETE /api/exemplars[/{id}]``.
 """
 import mimetypes
 import os.path as osp
@@ -17,12 +21,13 @@ from typing import List, Optional, Sequence
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from .admission_limit import AdmissionLimit
 from .allowed_paths import AllowedPaths
 from .body_size_limit import BodySizeLimit
 from .errors import InputRejected
+from .exemplar_routes import add_exemplar_routes, read_form_image
+from .exemplar_set import ExemplarSet
 from .image_decoding import decode_image
 from .predictor import Predictor
 from .request_origin_check import RequestOriginCheck
@@ -56,6 +61,8 @@ class DemoSettings:
             server.
         max_in_flight (int): Requests served at once; one more is answered
             503 before its body is read.
+        max_exemplar_classes (int): Most exemplar classes held.
+        max_exemplars (int): Most exemplars (entries) held.
     """
 
     max_upload_bytes: int = 10 * 2**20
@@ -70,19 +77,22 @@ class DemoSettings:
     model_name: str = ''
     allowed_hosts: Sequence[str] = ('127.0.0.1', 'localhost')
     max_in_flight: int = 8
+    max_exemplar_classes: int = 16
+    max_exemplars: int = 64
 
 
 def parse_prompts(text: str, max_prompts: int,
-                  max_chars: int) -> List[str]:
+                  max_chars: int, allow_empty: bool = False) -> List[str]:
     """Classes typed one per line or separated by commas (a class may be a
     prompt ensemble ``"a|b"``, which the predictor splits).
 
-    Blank entries are not classes; an empty vocabulary, a duplicate, a
+    Blank entries are not classes; an empty vocabulary (unless
+    ``allow_empty``: exemplar classes make the vocabulary), a duplicate, a
     too long entry or too many entries are refused with a message.
     """
     prompts = [p.strip() for line in text.splitlines()
                for p in line.split(',') if p.strip()]
-    if not prompts:
+    if not prompts and not allow_empty:
         raise InputRejected('empty vocabulary: type at least one prompt '
                             '(one per line or comma-separated)')
     if len(prompts) > max_prompts:
@@ -110,12 +120,42 @@ def parse_score_thr(value: Optional[str], default: float) -> float:
     return thr
 
 
-def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
+def parse_flag(value: Optional[str], default: bool = True) -> bool:
+    """A form checkbox: ``1/true/on/yes`` or ``0/false/off/no``."""
+    text = str(value or '').strip().lower()
+    if not text:
+        return default
+    if text in ('1', 'true', 'on', 'yes'):
+        return True
+    if text in ('0', 'false', 'off', 'no'):
+        return False
+    raise InputRejected(f'{value!r}: expected 1 or 0')
+
+
+def default_exemplar_set(predictor: Predictor,
+                         settings: DemoSettings) -> Optional[ExemplarSet]:
+    """An empty set for a predictor that takes class embeddings (one with
+    a fingerprint and an embedding width), else None."""
+    fingerprint = getattr(predictor, 'fingerprint', None)
+    dim = getattr(predictor, 'embed_dims', None)
+    if not fingerprint or not dim:
+        return None
+    return ExemplarSet(fingerprint, dim, settings.max_exemplar_classes,
+                       settings.max_exemplars)
+
+
+def create_app(predictor: Predictor, settings: DemoSettings,
+               exemplars: Optional[ExemplarSet] = None) -> FastAPI:
     """Build the demo application around ``predictor``.
 
     Args:
-        predictor (Predictor): Thread-safe detections for prompts.
+        predictor (Predictor): Thread-safe detections for prompts (an
+            :class:`~.predictor.ExemplarPredictor` also takes exemplar
+            classes).
         settings (DemoSettings): Limits and options.
+        exemplars (ExemplarSet, optional): The exemplar classes to start
+            with (e.g. read from a file); by default an empty set when
+            the predictor takes class embeddings.
 
     Every request, on any route (the ones below and any added later),
     passes these ASGI middlewares, outermost first:
@@ -129,6 +169,8 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
         FastAPI: The application.
     """
     allowed = AllowedPaths(settings.allowed_dirs)
+    if exemplars is None:
+        exemplars = default_exemplar_set(predictor, settings)
     with open(osp.join(STATIC_DIR, 'index.html'), encoding='utf-8') as f:
         page = f.read()
     app = FastAPI(
@@ -153,7 +195,10 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
             max_upload_bytes=settings.max_upload_bytes,
             max_pixels=settings.max_pixels,
             max_prompts=settings.max_prompts,
-            allowed_dirs=len(allowed.folders))
+            allowed_dirs=len(allowed.folders),
+            exemplar_encoder=bool(
+                exemplars is not None
+                and getattr(predictor, 'has_exemplar_encoder', False)))
 
     @app.get('/api/examples')
     async def examples() -> dict:
@@ -174,35 +219,38 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
         start = time.perf_counter()
         form = await request.form(max_files=1, max_fields=8)
         try:
+            use = parse_flag(form.get('use_exemplars'))
+            snapshot = (exemplars.snapshot()
+                        if use and exemplars is not None else None)
             prompts = parse_prompts(
                 str(form.get('prompts') or ''), settings.max_prompts,
-                settings.max_prompt_chars)
+                settings.max_prompt_chars, allow_empty=snapshot is not None)
             score_thr = parse_score_thr(
                 form.get('score_thr'), settings.default_score_thr)
-            upload, path = form.get('image'), form.get('path')
-            if isinstance(upload, UploadFile):
-                name = upload.filename or 'upload'
-                data = await upload.read(settings.max_upload_bytes + 1)
-            elif path:
-                name = str(path)
-                data = await run_in_threadpool(allowed.read, name,
+            name, data = await read_form_image(form, allowed,
                                                settings.max_upload_bytes)
-            else:
-                raise InputRejected('no image: upload a file or choose an '
-                                    'image of the allowed folders')
         finally:
             await form.close()
         img = await run_in_threadpool(decode_image, data, name,
                                       settings.max_upload_bytes,
                                       settings.max_pixels)
         try:
-            pred = await run_in_threadpool(predictor, img, prompts)
+            if snapshot is None:
+                pred = await run_in_threadpool(predictor, img, prompts)
+            else:
+                pred = await run_in_threadpool(predictor, img, prompts,
+                                               snapshot)
         except ValueError as err:  # e.g. a prompt the text encoder refuses
             raise InputRejected(f'prediction refused: {err}') from err
         shown = [d for d in pred.detections if d.score >= score_thr]
+        classes = [c.to_json() for c in pred.classes] or [
+            dict(name=p.split('|')[0].strip(), source='text',
+                 prompts=[q.strip() for q in p.split('|')], exemplars=0,
+                 excluded=0) for p in prompts]
         return dict(
             image=dict(name=name, width=img.shape[1], height=img.shape[0]),
             prompts=prompts,
+            classes=classes,
             score_thr=score_thr,
             detections=[d.to_json() for d in shown],
             num_detections=len(pred.detections),
@@ -212,6 +260,8 @@ def create_app(predictor: Predictor, settings: DemoSettings) -> FastAPI:
             threshold=settings.threshold,
             threshold_source=settings.threshold_source,
             elapsed_ms=round((time.perf_counter() - start) * 1e3, 1))
+
+    add_exemplar_routes(app, predictor, settings, exemplars, allowed)
 
     # add_middleware wraps: the last one added sees a request first
     app.add_middleware(
