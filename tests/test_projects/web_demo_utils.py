@@ -33,9 +33,10 @@ def random_image(height: int, width: int, seed: int) -> np.ndarray:
     return img
 
 
-def write_tiny_yolo_world(tmp_dir: str) -> str:
+def write_tiny_yolo_world(tmp_dir: str, exemplar: bool = False) -> str:
     """A 128-px YOLO-World-S-mini at widen 0.125 with a 16-d precomputed text
-    table holding :data:`PROMPTS`; returns the config path."""
+    table holding :data:`PROMPTS` (and, with ``exemplar``, a small
+    exemplar encoder); returns the config path."""
     rng = np.random.default_rng(0)
     table = {p: rng.standard_normal(16).round(4).tolist() for p in PROMPTS}
     emb_file = osp.join(tmp_dir, 'text_table.json')
@@ -43,10 +44,14 @@ def write_tiny_yolo_world(tmp_dir: str) -> str:
         json.dump(table, f)
     base = osp.join(REPO_ROOT, 'configs', 'baselines',
                     'yolo_world_s_open_mini.py')
-    path = osp.join(tmp_dir, 'tiny_yolo_world.py')
+    name = 'tiny_yolo_world_exemplar.py' if exemplar else 'tiny_yolo_world.py'
+    path = osp.join(tmp_dir, name)
+    encoder = ("exemplar_encoder=dict(type='ExemplarPromptEncoder', "
+               'feat_channels=16, num_groups=4),') if exemplar else ''
     with open(path, 'w', encoding='utf-8') as f:
         f.write(f'''_base_ = {base!r}
 model = dict(
+    {encoder}
     backbone=dict(
         image_model=dict(widen_factor=0.125),
         text_model=dict(_delete_=True, type='PrecomputedTextEncoder',
