@@ -108,6 +108,8 @@ class KShotEvaluator:
         test_ds = cfg.test_dataloader.dataset
         inner = test_ds.get('dataset', test_ds)
         self.data_root = inner.get('data_root', '')
+        prefix = inner.get('data_prefix', {}) or {}
+        self.image_dir = osp.join(self.data_root, prefix.get('img', ''))
         self.ann_file = ann_file or osp.join(self.data_root,
                                              inner['ann_file'])
         with open(self.ann_file) as f:
@@ -300,6 +302,25 @@ def _train_image_ids(cfg: Config, data_root: str) -> set:
         return set()
     with open(path) as f:
         return {img['id'] for img in json.load(f)['images']}
+
+
+def prompt_tuning_row(steps: int = 200, lr: float = 0.05) -> Callable:
+    """The ``tuned`` row: every class embedding learned from the support
+    images by :func:`tune_class_embeddings` (weights frozen), starting from
+    the class texts."""
+    from .prompt_tuning import tune_class_embeddings
+    from .support_images import read_coco_support
+
+    def tune(model, ev: 'KShotEvaluator', support_json: str,
+             text: Tensor) -> Tensor:
+        support = read_coco_support(support_json, ev.vocabulary.names,
+                                    img_dir=ev.image_dir)
+        result = tune_class_embeddings(
+            model, support['images'], support['boxes'], support['labels'],
+            base_embeds=text[:0], init_new=text, steps=steps, lr=lr)
+        return result.embeds
+
+    return tune
 
 
 #: the rows of the protocol, in table order

@@ -372,16 +372,18 @@ def summarize_paired(root: str, reference: str) -> str:
 
 
 def kshot_one(result: dict, root: str, data_root: str, shots: Sequence[int],
-              draws: Sequence[int]) -> dict:
+              draws: Sequence[int], tune_steps: int = 0) -> dict:
     """Score one trained run with every k-shot row (see the module doc);
-    the scores are kept in ``kshot.json`` beside its ``result.json``."""
-    from mmioc_rtvp.apis.kshot_protocol import run_kshot
+    the scores are kept in ``kshot.json`` beside its ``result.json``;
+    ``tune_steps`` > 0 adds the prompt-tuned row."""
+    from mmioc_rtvp.apis.kshot_protocol import prompt_tuning_row, run_kshot
+    tune = prompt_tuning_row(tune_steps) if tune_steps > 0 else None
     work_dir = osp.join(root, run_name(result['config']),
                         f"seed{result['seed']}")
     return run_kshot(result['config'], result['checkpoint'],
                      osp.join(work_dir, 'kshot'), data_root, shots, draws,
                      options=result.get('options', []),
-                     seed=result['seed'])
+                     seed=result['seed'], tune=tune)
 
 
 def summarize_kshot(root: str) -> str:
@@ -426,6 +428,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                        help='seeds of the support draws')
     kshot.add_argument('--root', default=DEFAULT_ROOT)
     kshot.add_argument('--data-root', default='data/mmioc_mini')
+    kshot.add_argument('--tune-steps', type=int, default=200,
+                       help='prompt-tuning steps of the tuned row (0: no '
+                       'tuned row)')
     kshot.add_argument('--summarize', action='store_true',
                        help='print the tables of the scored runs')
     run.add_argument('--data-root', default=None,
@@ -452,7 +457,7 @@ def main_kshot(args: argparse.Namespace) -> int:
         for result in runs:
             try:
                 kshot_one(result, args.root, args.data_root, args.shots,
-                          args.draws)
+                          args.draws, args.tune_steps)
             except Exception as err:  # reported, the other runs go on
                 print(f'learning_check: FAILED kshot {config} seed '
                       f"{result['seed']}: {err}", file=sys.stderr)
