@@ -9,12 +9,13 @@ the preprocessed network input and the map back to original pixels.
 :func:`find_pipeline` too.
 """
 import os.path as osp
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
 
 #: Test-pipeline steps an inference input has no data for (annotations,
 #: the dataset's class texts).
@@ -58,6 +59,55 @@ def build_file_pipeline(cfg: Config) -> Compose:
         t for t in pipeline
         if str(t['type']).split('.')[-1] not in SKIPPED_TRANSFORMS
     ])
+
+
+def build_array_pipeline(cfg: Config,
+                         drop_meta_keys: Sequence[str] = (),
+                         with_boxes: bool = False) -> Compose:
+    """The test pipeline of ``cfg`` reading a decoded BGR array.
+
+    ``LoadImageFromFile`` becomes ``LoadImageFromNDArray``; the annotation
+    and dataset-text steps are left out, and so are ``drop_meta_keys`` of
+    the packing step. With ``with_boxes``, annotations are loaded right
+    after the image, so that the resize and letterbox steps map the boxes
+    into the network input (the test pipeline loads them after resizing:
+    evaluation wants original pixels).
+
+    Args:
+        cfg (Config): A detector config with a ``test_dataloader``.
+        drop_meta_keys (Sequence[str]): Meta keys the inputs do not have.
+        with_boxes (bool): Also map ``instances`` (``bbox`` xyxy,
+            ``bbox_label``, ``ignore_flag``) into input pixels.
+
+    Returns:
+        Compose: Takes ``dict(img=(H, W, 3) BGR uint8, ...)``.
+    """
+    pipeline = find_pipeline(cfg.test_dataloader.dataset)
+    if not pipeline:
+        raise ValueError('the config\'s test_dataloader has no pipeline')
+    steps = []
+    for step in pipeline:
+        name = str(step['type']).split('.')[-1]
+        if name in SKIPPED_TRANSFORMS:
+            continue
+        step = dict(step)
+        if name == 'LoadImageFromFile':
+            steps.append(dict(type='mmdet.LoadImageFromNDArray'))
+            if with_boxes:
+                step = dict(type='mmdet.LoadAnnotations', with_bbox=True)
+            else:
+                continue
+        if 'meta_keys' in step:
+            step['meta_keys'] = tuple(
+                k for k in step['meta_keys'] if k not in drop_meta_keys)
+        steps.append(step)
+    if not any(s['type'] == 'mmdet.LoadImageFromNDArray' for s in steps):
+        raise ValueError('the test pipeline of the config has no '
+                         'LoadImageFromFile step')
+    # the config's transforms resolve in its scope (mmyolo's through it)
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmioc_rtvp')):
+        return Compose(steps)
 
 
 def load_detector(config: str,

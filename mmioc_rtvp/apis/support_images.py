@@ -18,10 +18,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import DefaultScope
 from torch import Tensor
 
-from .image_pipeline import SKIPPED_TRANSFORMS, find_pipeline
+from .image_pipeline import build_array_pipeline
 from .inference_inputs import read_image
 
 #: Boxes may stick out of their image by this many pixels (rounding of
@@ -71,32 +70,7 @@ def support_pipeline(cfg: Config) -> Compose:
         instances=[dict(bbox=[x1, y1, x2, y2], bbox_label=int,
         ignore_flag=0)])``.
     """
-    pipeline = find_pipeline(cfg.test_dataloader.dataset)
-    if not pipeline:
-        raise ValueError('the config\'s test_dataloader has no pipeline')
-    steps = []
-    for step in pipeline:
-        name = str(step['type']).split('.')[-1]
-        if name in SKIPPED_TRANSFORMS:
-            continue
-        step = dict(step)
-        if name == 'LoadImageFromFile':
-            steps += [
-                dict(type='mmdet.LoadImageFromNDArray'),
-                dict(type='mmdet.LoadAnnotations', with_bbox=True)
-            ]
-            continue
-        if 'meta_keys' in step:
-            step['meta_keys'] = tuple(k for k in step['meta_keys']
-                                      if k != 'texts')
-        steps.append(step)
-    if not any(s['type'] == 'mmdet.LoadImageFromNDArray' for s in steps):
-        raise ValueError('the test pipeline of the config has no '
-                         'LoadImageFromFile step')
-    # the config's transforms resolve in its scope (mmyolo's through it)
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmioc_rtvp')):
-        return Compose(steps)
+    return build_array_pipeline(cfg, ('texts', ), with_boxes=True)
 
 
 def _checked_boxes(boxes: np.ndarray, shape: Sequence[int],
