@@ -43,7 +43,8 @@ class _Dropout(BaseModel):
         return out
 
 
-def _runner(work_dir, loop, max_epochs=2, resume=False):
+def _runner(work_dir, loop, max_epochs=2, resume=False, num_workers=0,
+            persistent_workers=False):
     torch.manual_seed(123)  # the same initial weights in every run
     # MMIOCRunner: its checkpoints load with weights_only=True
     return MMIOCRunner(
@@ -54,7 +55,8 @@ def _runner(work_dir, loop, max_epochs=2, resume=False):
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='pseudo_collate'),
             batch_size=2,
-            num_workers=0),
+            num_workers=num_workers,
+            persistent_workers=persistent_workers and num_workers > 0),
         train_cfg=dict(type=loop, max_epochs=max_epochs),
         optim_wrapper=dict(
             optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
@@ -70,17 +72,17 @@ def _runner(work_dir, loop, max_epochs=2, resume=False):
         experiment_name=f'{loop}_{work_dir.name}_{resume}')
 
 
-def _final_and_resumed(tmp_path, loop, checkpoint='iter_6.pth'):
+def _final_and_resumed(tmp_path, loop, checkpoint='iter_6.pth', **kwargs):
     """(reference, resumed) runners: the resumed one continues from a copy
     of the reference's checkpoint (iteration 6: in epoch 2, after its batch
     2 of 4), as a run killed after it would."""
-    ref = _runner(tmp_path / 'ref', loop)
+    ref = _runner(tmp_path / 'ref', loop, **kwargs)
     ref.train()
     work = tmp_path / 'resumed'
     work.mkdir()
     shutil.copy(tmp_path / 'ref' / checkpoint, work / checkpoint)
     (work / 'last_checkpoint').write_text(str(work / checkpoint))
-    resumed = _runner(work, loop, resume=True)
+    resumed = _runner(work, loop, resume=True, **kwargs)
     resumed.train()
     return ref, resumed
 
@@ -127,3 +129,52 @@ def test_epoch_boundary_resume_is_exact(tmp_path):
         tmp_path, 'ExactResumeEpochBasedTrainLoop', checkpoint='iter_4.pth')
     for a, b in zip(ref.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)
+
+
+class _Recorder(torch.utils.data.Dataset):
+    """The noise a worker draws for each sample (no other state)."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return float(np.random.rand()) + random.random()
+
+
+def test_mid_epoch_resume_is_exact_with_worker_processes(tmp_path):
+    """Two data-loader worker processes, started anew every epoch (the
+    shipped ``persistent_workers=False``): the resumed run equals the
+    uninterrupted one."""
+    ref, resumed = _final_and_resumed(
+        tmp_path, 'ExactResumeEpochBasedTrainLoop', num_workers=2)
+    assert resumed.iter == ref.iter == 8
+    for a, b in zip(ref.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_workers_draw_other_numbers_every_epoch():
+    """The loop seeds workers from (seed, epoch, rank, worker id):
+    MMEngine's worker_init_fn gave a worker the same stream every epoch."""
+    from functools import partial
+
+    from mmioc_rtvp.engine.runner.exact_resume_train_loop import _seed_worker
+
+    def draws(epoch):
+        loader = torch.utils.data.DataLoader(
+            _Recorder(), batch_size=2, num_workers=2,
+            worker_init_fn=partial(_seed_worker, seed=0, epoch=epoch,
+                                   rank=None))
+        return [x.tolist() for x in loader]
+
+    assert draws(1) == draws(1)
+    assert draws(1) != draws(2)
+
+
+def test_persistent_workers_are_warned_about(tmp_path):
+    import glob
+    runner = _runner(tmp_path, 'ExactResumeEpochBasedTrainLoop',
+                     max_epochs=1, num_workers=1, persistent_workers=True)
+    runner.train()
+    with open(glob.glob(f'{runner.log_dir}/*.log')[0]) as f:
+        assert 'persistent_workers=True keeps the data-loader workers' \
+            in f.read()

@@ -1,6 +1,8 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """An epoch-based training loop whose resumed runs equal uninterrupted ones."""
+import logging
 import random
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -11,13 +13,15 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from mmioc_rtvp.registry import LOOPS
 
-# tags that keep the seeds of the two seeding points apart
+# tags that keep the seeds of the seeding points apart
 _ITERATOR_TAG = 0
 _ITERATION_TAG = 1
+_WORKER_TAG = 2
 
 
 def seed_everything_for(seed: int, tag: int, step: int,
-                        rank: Optional[int] = None) -> None:
+                        rank: Optional[int] = None,
+                        worker: Optional[int] = None) -> None:
     """Seed Python's, NumPy's and PyTorch's global generators from a key.
 
     The three seeds are drawn from ``numpy.random.SeedSequence([seed, tag,
@@ -30,14 +34,24 @@ def seed_everything_for(seed: int, tag: int, step: int,
         step (int): the epoch (iterator) or the global iteration index.
         rank (int, optional): the process rank, for runs that want a
             different stream per rank (``randomness.diff_rank_seed``).
+        worker (int, optional): the data-loader worker id.
     """
     key = [int(seed) % 2**32, tag, int(step)]
     if rank is not None:
         key.append(int(rank))
+    if worker is not None:  # a key of its own tag: no clash with the above
+        key.append(int(worker))
     words = np.random.SeedSequence(key).generate_state(3, dtype=np.uint32)
     random.seed(int(words[0]))
     np.random.seed(int(words[1]))
     torch.manual_seed(int(words[2]))
+
+
+def _seed_worker(worker_id: int, seed: int, epoch: int,
+                 rank: Optional[int]) -> None:
+    """``worker_init_fn`` of :meth:`ExactResumeEpochBasedTrainLoop
+    ._seed_workers`."""
+    seed_everything_for(seed, _WORKER_TAG, epoch, rank, worker_id)
 
 
 @LOOPS.register_module()
@@ -77,10 +91,14 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     mmioc_rtvp's ``Albu``, which draws from NumPy's global generator).
     ``PYTHONHASHSEED`` does not matter (measured: docs/reliability.md).
 
-    Data-loader workers seed themselves when they start (MMEngine's
-    ``worker_init_fn``); with ``persistent_workers=True`` they carry their
+    Data-loader workers are started for every epoch
+    (``persistent_workers=False``, the shipped default) and seed themselves
+    from ``(seed, epoch, rank, worker id)``; the batches a resumed epoch
+    skips are still loaded, so every worker draws what it drew in the
+    uninterrupted run. With ``persistent_workers=True`` workers carry their
     state across epochs, which a resumed run cannot reproduce: exactness
-    then holds only within the first epoch. See docs/reliability.md.
+    then holds only within the first epoch (a warning says so). See
+    docs/reliability.md.
 
     Args: as :class:`mmengine.runner.EpochBasedTrainLoop`.
     """
@@ -90,8 +108,29 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         seed_everything_for(self.runner.seed, tag, step,
                             get_rank() if diff_rank else None)
 
+    def _seed_workers(self, epoch: int) -> None:
+        """Workers started for ``epoch`` seed their generators from
+        ``(seed, epoch, rank, worker id)``: another stream every epoch, the
+        same in a resumed run (MMEngine's ``worker_init_fn`` gives a worker
+        the same seed every epoch)."""
+        if self.dataloader.num_workers == 0:
+            return
+        rank = get_rank() if self.runner._randomness_cfg.get(
+            'diff_rank_seed', False) else None
+        self.dataloader.worker_init_fn = partial(
+            _seed_worker, seed=self.runner.seed, epoch=epoch, rank=rank)
+
     def run(self) -> torch.nn.Module:
         """Warm the text caches, then train (the parent's loop)."""
+        if getattr(self.dataloader, 'persistent_workers', False):
+            print_log(
+                'ExactResumeEpochBasedTrainLoop: persistent_workers=True '
+                'keeps the data-loader workers\' random state from one '
+                'epoch to the next, which a resumed run cannot reproduce: '
+                'resumed runs equal uninterrupted ones only within the '
+                'first epoch. Set persistent_workers=False (the shipped '
+                'default; docs/reliability.md).',
+                logger='current', level=logging.WARNING)
         self.warm_text_caches()
         return super().run()
 
@@ -128,6 +167,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'{num_batches}: loading and skipping the first {done}.',
                 logger='current')
         if done < num_batches:
+            self._seed_workers(self._epoch)
             self._seed(_ITERATOR_TAG, self._epoch)
             batches = iter(self.dataloader)
             for idx in range(num_batches):

@@ -1,8 +1,12 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """The runner every mmioc_rtvp config uses (``runner_type``)."""
 import copy
+import glob
+import logging
 import os
+import os.path as osp
 import subprocess
+import zipfile
 from datetime import timedelta
 from functools import partial
 from typing import Callable, Dict, List, Optional, Union
@@ -10,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Union
 import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
-from mmengine.dist import is_distributed
+from mmengine.dist import is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
@@ -90,6 +94,40 @@ def _init_cpu_process_group(launcher: str, dist_cfg: dict) -> None:
         **kwargs)
 
 
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` file (a zip archive whose
+    central directory, written last, is there); a file cut off while it
+    was written is not."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def find_complete_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from: the one ``last_checkpoint`` names
+    when it is complete, else the newest complete ``*.pth`` of
+    ``work_dir`` (a warning says why), else None."""
+    named = None
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker, encoding='utf-8', errors='replace') as f:
+            named = f.read().strip()
+        if named and is_complete_checkpoint(named):
+            return named
+    found = sorted(
+        (p for p in glob.glob(osp.join(work_dir, '*.pth'))
+         if is_complete_checkpoint(p)), key=osp.getmtime)
+    if named is not None:
+        print_log(
+            f'{marker} names {named!r}, which is missing or incomplete; '
+            + (f'resuming from {found[-1]}, the newest complete checkpoint'
+               if found else 'no complete checkpoint found'),
+            logger='current', level=logging.WARNING)
+    return found[-1] if found else None
+
+
 @RUNNERS.register_module()
 class MMIOCRunner(Runner):
     """MMEngine's :class:`Runner` that runs the same config on CPU and GPU.
@@ -121,9 +159,41 @@ class MMIOCRunner(Runner):
       :class:`ClassCountCheckHook` (disagreeing class counts stop the run
       before its first step).
 
+    - **Atomic checkpoints**: a checkpoint is written under a temporary
+      name (``<name>.part``), flushed to disk and renamed, so a job killed
+      while saving never leaves a truncated ``<name>``; ``--resume`` takes
+      the checkpoint ``last_checkpoint`` names only when it is complete,
+      else the newest complete one of the work dir.
+
     Select it with ``runner_type = 'mmioc_rtvp.MMIOCRunner'`` (the shipped
     ``configs/_base_/default_runtime.py`` does).
     """
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args,
+                        **kwargs) -> None:
+        """MMEngine's ``save_checkpoint``, written atomically on local
+        disks (see the class doc); other back-ends as MMEngine writes."""
+        if '://' in str(out_dir) or not is_main_process():
+            return super().save_checkpoint(out_dir, filename, *args,
+                                           **kwargs)
+        part = f'{filename}.part'
+        super().save_checkpoint(out_dir, part, *args, **kwargs)
+        final = osp.join(out_dir, filename)
+        with open(osp.join(out_dir, part), 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(osp.join(out_dir, part), final)
+        folder = os.open(out_dir, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def load_or_resume(self) -> None:
+        """Resume from a complete checkpoint (:func:`find_complete_checkpoint`)
+        when ``resume=True`` names none."""
+        if self._resume and self._load_from is None and not self._has_loaded:
+            self._load_from = find_complete_checkpoint(self.work_dir)
+        super().load_or_resume()
 
     def setup_env(self, env_cfg: Dict) -> None:
         if (self.distributed and not is_distributed()
