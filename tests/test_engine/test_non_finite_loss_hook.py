@@ -60,9 +60,21 @@ def _train(tmp_path, factors, max_consecutive=3, xs=None,
     ]
     snapshots = _Snapshots()
     guard = NonFiniteLossHook(max_consecutive=max_consecutive)
-    runner = Runner(
+    runner = _one_epoch_runner(
+        tmp_path, model, data, dict(type='SGD', lr=0.05, momentum=0.9),
+        [guard, snapshots],
+        default_hooks=dict(checkpoint=None, logger=dict(
+            type='LoggerHook', interval=1)),
+        experiment_name=f'nonfinite_{tmp_path.name}')
+    return runner, guard, snapshots
+
+
+def _one_epoch_runner(work_dir, model, data, optimizer, custom_hooks,
+                      **kwargs):
+    """One epoch over ``data`` in order, one sample per iteration."""
+    return Runner(
         model=model,
-        work_dir=str(tmp_path),
+        work_dir=str(work_dir),
         train_dataloader=dict(
             dataset=data,
             sampler=dict(type='DefaultSampler', shuffle=False),
@@ -70,14 +82,10 @@ def _train(tmp_path, factors, max_consecutive=3, xs=None,
             batch_size=1,
             num_workers=0),
         train_cfg=dict(by_epoch=True, max_epochs=1),
-        optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
-        default_hooks=dict(checkpoint=None, logger=dict(
-            type='LoggerHook', interval=1)),
-        custom_hooks=[guard, snapshots],
+        optim_wrapper=dict(optimizer=optimizer),
+        custom_hooks=custom_hooks,
         randomness=dict(seed=0),
-        experiment_name=f'nonfinite_{tmp_path.name}')
-    return runner, guard, snapshots
+        **kwargs)
 
 
 def _read_log(runner):
@@ -239,23 +247,12 @@ def _train_bn(work_dir, factors, xs, ema_type='EMAHook'):
                  data_samples=dict(box=factor))
             for x, factor in zip(xs, factors)]
     snapshots = _StateSnapshots()
-    runner = Runner(
-        model=_BNDetector(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=data,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='pseudo_collate'),
-            batch_size=1,
-            num_workers=0),
-        train_cfg=dict(by_epoch=True, max_epochs=1),
-        optim_wrapper=dict(
-            optimizer=dict(type='AdamW', lr=0.05, weight_decay=0.05)),
+    runner = _one_epoch_runner(
+        work_dir, _BNDetector(), data,
+        dict(type='AdamW', lr=0.05, weight_decay=0.05),
+        [NonFiniteLossHook(), _shipped_ema_hook(ema_type), snapshots],
         default_hooks=dict(checkpoint=None),
-        custom_hooks=[NonFiniteLossHook(),
-                      _shipped_ema_hook(ema_type), snapshots],
         default_scope='mmioc_rtvp',
-        randomness=dict(seed=0),
         experiment_name=f'nonfinite_bn_{work_dir.name}')
     return runner, snapshots
 
