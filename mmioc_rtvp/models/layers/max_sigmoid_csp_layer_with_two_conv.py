@@ -2,7 +2,6 @@
 """C2f layer with a text-guided max-sigmoid attention branch."""
 import torch
 from mmcv.cnn import ConvModule
-from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmyolo.models.layers import CSPLayerWithTwoConv
 from torch import Tensor
 
@@ -30,18 +29,13 @@ class MaxSigmoidCSPLayerWithTwoConv(CSPLayerWithTwoConv):
         guide_channels (int): D, the text embedding dimension.
         embed_channels (int): Embedding channels of the attention block.
         num_heads (int): Attention heads. Defaults to 1.
-        expand_ratio (float): ``mid_channels = out_channels * expand_ratio``.
-            Defaults to 0.5.
-        num_blocks (int): Number of bottlenecks. Defaults to 1.
         with_scale (bool): Learnable per-head scale in the attention.
             Defaults to False.
-        add_identity (bool): Shortcut in the bottlenecks. Defaults to True.
-        conv_cfg (dict, optional): Convolution config.
-        norm_cfg (dict): Normalization config.
-            Defaults to ``dict(type='BN', momentum=0.03, eps=0.001)``.
-        act_cfg (dict): Activation config.
-            Defaults to ``dict(type='SiLU', inplace=True)``.
-        init_cfg (dict or list[dict], optional): Initialization config.
+        **kwargs: The arguments of mmyolo's ``CSPLayerWithTwoConv``, with
+            its defaults: ``expand_ratio`` (0.5), ``num_blocks`` (1),
+            ``add_identity`` (True), ``conv_cfg``, ``norm_cfg`` (BN,
+            momentum 0.03, eps 0.001), ``act_cfg`` (SiLU) and ``init_cfg``.
+            The attention block uses the same ``conv_cfg`` and ``norm_cfg``.
     """
 
     def __init__(self,
@@ -50,35 +44,19 @@ class MaxSigmoidCSPLayerWithTwoConv(CSPLayerWithTwoConv):
                  guide_channels: int,
                  embed_channels: int,
                  num_heads: int = 1,
-                 expand_ratio: float = 0.5,
-                 num_blocks: int = 1,
+                 *,
                  with_scale: bool = False,
-                 add_identity: bool = True,
-                 conv_cfg: OptConfigType = None,
-                 norm_cfg: ConfigType = dict(
-                     type='BN', momentum=0.03, eps=0.001),
-                 act_cfg: ConfigType = dict(type='SiLU', inplace=True),
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            expand_ratio=expand_ratio,
-            num_blocks=num_blocks,
-            add_identity=add_identity,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-            init_cfg=init_cfg)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+                 **kwargs) -> None:
+        super().__init__(in_channels, out_channels, **kwargs)
+        parent_final = self.final_conv
         # one more mid-channel branch than the parent's final conv takes
         self.final_conv = ConvModule(
-            (3 + num_blocks) * self.mid_channels,
+            (3 + len(self.blocks)) * self.mid_channels,
             out_channels,
             1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            conv_cfg=parent_final.conv_cfg,
+            norm_cfg=parent_final.norm_cfg,
+            act_cfg=parent_final.act_cfg)
         self.attn_block = MaxSigmoidAttnBlock(
             self.mid_channels,
             self.mid_channels,
@@ -86,8 +64,8 @@ class MaxSigmoidCSPLayerWithTwoConv(CSPLayerWithTwoConv):
             embed_channels=embed_channels,
             num_heads=num_heads,
             with_scale=with_scale,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg)
+            conv_cfg=parent_final.conv_cfg,
+            norm_cfg=parent_final.norm_cfg)
 
     def forward(self, x: Tensor, guide: Tensor) -> Tensor:
         """Forward.
