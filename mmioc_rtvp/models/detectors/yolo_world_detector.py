@@ -49,7 +49,10 @@ class YOLOWorldDetector(YOLODetector):
             ``align_loss`` (a loss config called as
             :class:`InfoNCERegionTextLoss`, aligning each exemplar with its
             class's text among the image's prompts; default InfoNCE,
-            weight 1.0).
+            weight 1.0) and ``detach_features`` (the encoder reads the
+            image features without sending gradients back into them, so
+            the detector's features learn only from the detection losses;
+            default False).
         **kwargs: Other ``YOLODetector`` arguments (``train_cfg``,
             ``test_cfg``, ``data_preprocessor``, ``init_cfg``,
             ``use_syncbn``).
@@ -71,6 +74,7 @@ class YOLOWorldDetector(YOLODetector):
         self.exemplar_encoder: Optional[torch.nn.Module] = None
         self.exemplar_align_loss: Optional[torch.nn.Module] = None
         self.exemplar_swap_prob = 0.0
+        self.exemplar_detach_features = False
         if exemplar_encoder is not None:
             self._build_exemplar_encoder(exemplar_encoder,
                                          exemplar_train_cfg or {})
@@ -87,10 +91,13 @@ class YOLOWorldDetector(YOLODetector):
         cfg.setdefault('strides', list(self.backbone.out_strides))
         cfg.setdefault('embed_dims', dim)
         self.exemplar_encoder = MODELS.build(cfg)
-        unknown = set(train_cfg) - {'swap_prob', 'align_loss'}
+        known = {'swap_prob', 'align_loss', 'detach_features'}
+        unknown = set(train_cfg) - known
         if unknown:
             raise ValueError(f'exemplar_train_cfg: unknown keys '
-                             f'{sorted(unknown)} (swap_prob, align_loss)')
+                             f'{sorted(unknown)} ({", ".join(sorted(known))})')
+        self.exemplar_detach_features = bool(
+            train_cfg.get('detach_features', False))
         self.exemplar_swap_prob = float(train_cfg.get('swap_prob', 0.5))
         if not 0.0 <= self.exemplar_swap_prob <= 1.0:
             raise ValueError('exemplar_train_cfg.swap_prob must be in [0, '
@@ -321,6 +328,8 @@ class YOLOWorldDetector(YOLODetector):
             zero = sum(p.reshape(-1)[0] * 0
                        for p in self.exemplar_encoder.parameters())
             return txt_feats, dict(loss_exemplar_align=zero)
+        if self.exemplar_detach_features:
+            feats = [f.detach() for f in feats]
         embeds = self.exemplar_encoder(feats, swap.src_boxes,
                                        swap.src_batch)
         loss = self.exemplar_align_loss(embeds, txt_feats.detach(),

@@ -151,3 +151,28 @@ def test_exemplar_train_cfg_is_checked():
         cfg['exemplar_train_cfg'] = dict(swap_probability=0.5)
         with DefaultScope.overwrite_default_scope('mmioc_rtvp'):
             MODELS.build(ConfigDict(cfg))
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_detach_features_keeps_encoder_gradients_off_the_features(detach):
+    """With detach_features the alignment loss reaches the encoder but not
+    the image features; without it, it reaches both."""
+    model = _build('yolo_world')
+    model.exemplar_detach_features = detach
+    model.train()
+    data = _train_data(model)
+    txt = model._train_text_feats(data['inputs'], data['data_samples'])
+    feats = [f.detach().requires_grad_() for f in
+             model.neck_inputs(data['inputs'])]
+    _, losses = model.swap_in_exemplars(feats, txt, data['data_samples'])
+    losses['loss_exemplar_align'].backward()
+    enc_grad = sum(float(p.grad.abs().sum())
+                   for p in model.exemplar_encoder.parameters()
+                   if p.grad is not None)
+    assert enc_grad > 0
+    feat_grads = [f.grad for f in feats]
+    if detach:
+        assert all(g is None for g in feat_grads)
+    else:
+        assert any(g is not None and float(g.abs().sum()) > 0
+                   for g in feat_grads)
