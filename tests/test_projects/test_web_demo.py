@@ -209,6 +209,31 @@ def test_allowed_paths_refuse_non_image_names(allowed_dir):
         AllowedPaths([str(allowed_dir)]).resolve('notes.txt')
 
 
+def test_every_image_extension_is_listed_and_decoded(tmp_path):
+    """The demo lists and decodes every extension the package reads."""
+    from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
+    rgb = random_image(6, 5, 3)
+    for ext in IMAGE_EXTENSIONS:
+        image = Image.fromarray(rgb)
+        if ext == '.pgm':
+            image = image.convert('L')
+        image.save(tmp_path / f'a{ext.upper()}', lossless=True)
+    allowed = AllowedPaths([str(tmp_path)])
+    names = allowed.list_images(100)
+    assert sorted(names) == sorted(f'a{e.upper()}' for e in IMAGE_EXTENSIONS)
+    for name in names:
+        bgr = decode_image(allowed.read(name, LIMIT), name, LIMIT, 10_000)
+        if name.endswith('.PGM'):
+            expected = np.asarray(Image.fromarray(rgb).convert('L'))
+            expected = np.repeat(expected[..., None], 3, axis=2)
+        elif name.endswith(('.JPG', '.JPEG')):
+            assert bgr.shape == (6, 5, 3)
+            continue
+        else:
+            expected = rgb[..., ::-1]
+        np.testing.assert_array_equal(bgr, expected, err_msg=name)
+
+
 # ----------------------------------------------------------------------
 # HTTP API
 # ----------------------------------------------------------------------

@@ -4,9 +4,8 @@ import os
 import os.path as osp
 from typing import List, Sequence
 
+from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
 from .errors import InputRejected
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 class AllowedPaths:
@@ -69,10 +68,10 @@ class AllowedPaths:
         found = [real for real in inside if osp.isfile(real)]
         if not found:
             raise InputRejected(f'{path!r}: no such file', status=404)
-        if not found[0].lower().endswith(IMAGE_SUFFIXES):
+        if not found[0].lower().endswith(IMAGE_EXTENSIONS):
             raise InputRejected(
                 f'{path!r}: not an image file name '
-                f'({", ".join(IMAGE_SUFFIXES)})', status=415)
+                f'({", ".join(IMAGE_EXTENSIONS)})', status=415)
         return found[0]
 
     def read(self, path: str, max_bytes: int) -> bytes:
@@ -138,7 +137,7 @@ class AllowedPaths:
                 dirs.sort()
                 for name in sorted(files):
                     full = osp.join(root, name)
-                    if (name.lower().endswith(IMAGE_SUFFIXES)
+                    if (name.lower().endswith(IMAGE_EXTENSIONS)
                             and self.contains(osp.realpath(full))):
                         found.append(osp.relpath(full, folder))
                         if len(found) >= limit:

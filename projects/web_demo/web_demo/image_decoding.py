@@ -9,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 from .errors import InputRejected
 
 #: Formats the demo decodes (Pillow format names).
-IMAGE_FORMATS = ('JPEG', 'PNG', 'BMP', 'TIFF', 'WEBP')
+IMAGE_FORMATS = ('JPEG', 'PNG', 'BMP', 'TIFF', 'WEBP', 'PPM')
 
 
 def decode_image(data: bytes, name: str, max_bytes: int,
