@@ -29,9 +29,10 @@ affects all of them alike. Printed: median / p90 / min in ms, the speed-up
 eager / onnxruntime (ratio of medians) per model, and the largest absolute
 differences of the two backends' outputs on the timed input.
 
-Example::
+Run from the repository root, as a module (it imports ``bench_latency``'s
+timing helpers as ``benchmarks.bench_latency``)::
 
-    OMP_NUM_THREADS=1 nice python benchmarks/bench_deploy.py --threads 1
+    OMP_NUM_THREADS=1 nice python -m benchmarks.bench_deploy --threads 1
 """
 import argparse
 import json
@@ -45,15 +46,13 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-
-from benchmarks.bench_latency import (Variant,  # noqa: E402
-                                      add_benchmark_args,
+from benchmarks.bench_latency import (Variant, add_benchmark_args,
                                       check_benchmark_args, get_flops,
                                       machine_info, time_variants)
-from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,  # noqa: E402
+from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,
                                build_metadata, export_onnx)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 MODELS = (('YOLOv8-S', 'yolov8_config'), ('YOLO-World-S',
                                            'yolo_world_config'),

@@ -27,9 +27,10 @@ level before the flood (the server runs in this process; sampled every
 
 Reported: median and 90th percentile in ms and the ratios of medians.
 
-Example::
+Run from the repository root, as a module (the demo's package is imported
+as ``projects.web_demo.web_demo``, as the tests do)::
 
-    python benchmarks/bench_web_demo.py CONFIG CKPT --image part.jpg \\
+    python -m benchmarks.bench_web_demo CONFIG CKPT --image part.jpg \\
         --texts "scratch on metal" "hole in wood" --iters 20
 """
 import argparse
@@ -38,15 +39,11 @@ import os
 import os.path as osp
 import platform
 import socket
-import sys
 import threading
 import time
 from typing import Callable, List
 
 import numpy as np
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO_ROOT, 'projects', 'web_demo'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -157,8 +154,10 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     import httpx
     import torch
-    from web_demo import DemoSettings, create_app, decode_image
-    from web_demo.inferencer_predictor import InferencerPredictor
+    from projects.web_demo.web_demo import (DemoSettings, create_app,
+                                            decode_image)
+    from projects.web_demo.web_demo.inferencer_predictor import \
+        InferencerPredictor
 
     torch.set_num_threads(args.threads)
     with open(args.image, 'rb') as f:
