@@ -39,10 +39,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def draw_panel(image: np.ndarray, sample, names: List[str], title: str,
-               score_thr: float) -> np.ndarray:
-    """The image with the detections >= score_thr and a title bar; with
-    none, the bar names the best detection below the threshold."""
+               score_thr: float, truth: np.ndarray) -> np.ndarray:
+    """The image with the ground truth (green, ``truth`` (G, 4) xyxy), the
+    detections >= score_thr (red) and a title bar; with no detection kept,
+    the bar names the best one below the threshold."""
     canvas = image.copy()
+    for x1, y1, x2, y2 in truth.round().astype(int):
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 160, 0), 1)
     pred = sample.pred_instances
     scores = pred.scores.numpy()
     keep = scores >= score_thr
@@ -109,11 +112,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     image = cv2.imread(by_text.img_path)
     truth = next(names[i] for i, c in enumerate(ev.cat_ids)
                  if c == queries['annotations'][0]['category_id'])
-    left = draw_panel(image, by_text, names, 'text prompts',
-                      args.score_thr)
+    boxes = np.array([a['bbox'] for a in queries['annotations']
+                      if a['image_id'] == image_id], np.float32)
+    boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
+    left = draw_panel(image, by_text, names, 'text prompts (green: truth)',
+                      args.score_thr, boxes)
     right = draw_panel(
         image, by_exemplar, names,
-        f'{args.shots}-shot exemplar classes', args.score_thr)
+        f'{args.shots}-shot exemplar classes', args.score_thr, boxes)
     gap = np.full((left.shape[0], 8, 3), 255, np.uint8)
     out = np.hstack([left, gap, right])
     cv2.imwrite(args.out, out)
