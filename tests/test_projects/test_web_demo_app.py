@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_projects.web_demo_utils import (APP, PROMPTS, REPO_ROOT,
+from tests.test_projects.web_demo_utils import (APP, PROMPTS, app_process,
                                                 detections_key, free_port,
                                                 png_bytes, random_image,
                                                 save_random_checkpoint,
@@ -68,33 +68,11 @@ def server(files):
     """``python projects/web_demo/app.py CONFIG CKPT --port P --allowed-dir
     DIR --max-upload-mb 1`` (no --host: the default binding is under test;
     no threshold option: the calibrated file next to the checkpoint is)."""
-    port = free_port()
-    log = open(files['tmp'] / 'server.log', 'w+')
-    proc = subprocess.Popen(
-        [sys.executable, APP, files['config'], files['checkpoint'],
-         '--port', str(port), '--allowed-dir', files['allowed'],
-         '--max-upload-mb', '1'],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            httpx.get(url + '/api/info', timeout=2)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.seek(0)
-                pytest.fail(f'app.py did not start:\n{log.read()[-3000:]}')
-            time.sleep(0.5)
-    yield dict(url=url, port=port, pid=proc.pid)
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with app_process([files['config'], files['checkpoint'],
+                      '--allowed-dir', files['allowed'],
+                      '--max-upload-mb', '1'],
+                     str(files['tmp'] / 'server.log')) as served:
+        yield served
 
 
 def predict(url, image_bytes, prompts, score_thr=0.0, name='part.png'):

@@ -8,10 +8,10 @@ the mouse on a reference image and its class then used by a prediction.
 The API tests run the app in this process over a tiny random YOLO-World
 with an exemplar encoder (and one without, for the refusal); the browser
 test starts ``app.py`` as a user would."""
+import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import numpy as np
@@ -25,8 +25,9 @@ from projects.web_demo.web_demo.inferencer_predictor import \
 from tests.test_projects.test_web_demo_app import (  # noqa: F401
     browser, read_rows, run_in_page)
 from tests.test_projects.web_demo_utils import (APP, PROMPTS, REPO_ROOT,
-                                                detections_key, free_port,
-                                                png_bytes, random_image,
+                                                app_process, detections_key,
+                                                free_port, png_bytes,
+                                                random_image,
                                                 save_random_checkpoint,
                                                 write_tiny_yolo_world)
 
@@ -369,3 +370,123 @@ def test_app_refuses_another_models_file_at_start(files):
     assert last.startswith(f'web_demo: {path}: made by another model '
                            '(fingerprint 000000000000'), res.stderr[-2000:]
     assert 'serving' not in res.stdout
+
+
+# ----------------------------------------------------------------------
+# the browser: drag a box on a reference image
+# ----------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def server(files, predictor):
+    """``app.py`` with the exemplar model, an ``--exemplars`` file of it
+    (class 'burn mark') and the reference images' folder allowed."""
+    start_file = str(files['tmp'] / 'browser_start.npz')
+    own_model_file(start_file, predictor)
+    with app_process([files['config'], files['checkpoint'],
+                      '--allowed-dir', files['allowed'],
+                      '--exemplars', start_file],
+                     str(files['tmp'] / 'server.log')) as served:
+        yield served
+
+
+def drag_box(driver, box, size):
+    """Drag ``box`` (x1, y1, x2, y2 in image pixels) on the reference
+    canvas with the mouse (press, move, release)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    canvas = driver.find_element(By.ID, 'ref-canvas')
+    # all of it in view: WebDriver's origin for an element is the centre of
+    # its visible part
+    width, height = driver.execute_script(
+        'arguments[0].scrollIntoView({block: "center"});'
+        'const r = arguments[0].getBoundingClientRect();'
+        'return [r.width, r.height];', canvas)
+    border = float(canvas.get_attribute('clientLeft') or 0)
+    sx = (width - 2 * border) / size[1]
+    sy = (height - 2 * border) / size[0]
+    x1, y1, x2, y2 = box
+    (ActionChains(driver)
+     .move_to_element_with_offset(canvas,
+                                  round(border + x1 * sx - width / 2),
+                                  round(border + y1 * sy - height / 2))
+     .click_and_hold()
+     .move_by_offset(round((x2 - x1) * sx / 2), round((y2 - y1) * sy / 2))
+     .move_by_offset(round((x2 - x1) * sx / 2), round((y2 - y1) * sy / 2))
+     .release()
+     .perform())
+    return sx
+
+
+def test_browser_drag_box_add_class_and_detect(server, files, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    url = server['url']
+    browser.get(url + '/')
+    # the class of the --exemplars file is listed from the start
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, '#exemplar-list li.exemplar-class'))
+    names = [li.get_attribute('data-name') for li in browser.find_elements(
+        By.CSS_SELECTOR, '#exemplar-list li.exemplar-class')]
+    assert names == ['burn mark']
+    browser.find_element(By.ID, 'ref-image').send_keys(files['ref'])
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(
+        By.ID, 'ref-canvas').get_attribute('data-ready') == '1')
+    scale = drag_box(browser, BOX, REF_SIZE)
+    assert scale > 1  # the canvas is shown larger than the image
+    shown = json.loads(browser.find_element(By.ID, 'ref-box').get_attribute(
+        'data-box'))
+    assert np.abs(np.array(shown) - BOX).max() <= 1, shown
+    browser.find_element(By.ID, 'ref-class').send_keys('pinhole')
+    browser.find_element(By.ID, 'add-exemplar').click()
+    WebDriverWait(browser, 120).until(lambda d: d.find_element(
+        By.ID, 'ref-message').get_attribute('data-state') in ('done',
+                                                              'error'))
+    assert browser.find_element(By.ID, 'ref-message').text == ''
+    items = browser.find_elements(
+        By.CSS_SELECTOR, '#exemplar-list li[data-name="pinhole"] li.exemplar')
+    assert [json.loads(i.get_attribute('data-box')) for i in items] == [
+        shown]
+    # the server holds what the page drew, in the image's pixels
+    listing = httpx.get(url + '/api/exemplars').json()
+    assert [(e['class_name'], e['source'], e['box'], e['origin'])
+            for e in listing['exemplars']] == [
+                ('burn mark', 'line.png', [1, 2, 30, 40], 'file'),
+                ('pinhole', 'ref.png', shown, 'page')]
+    # a prediction on another image uses it
+    with open(files['query'], 'rb') as f:
+        image = f.read()
+    answer = httpx.post(url + '/api/predict',
+                        data={'prompts': PROMPTS[0], 'score_thr': '0'},
+                        files={'image': ('query.png', image)},
+                        timeout=120).json()
+    assert [(c['name'], c['source']) for c in answer['classes']] == [
+        (PROMPTS[0], 'text'), ('burn mark', 'exemplars'),
+        ('pinhole', 'exemplars')]
+    text_only = httpx.post(url + '/api/predict',
+                           data={'prompts': PROMPTS[0], 'score_thr': '0',
+                                 'use_exemplars': '0'},
+                           files={'image': ('query.png', image)},
+                           timeout=120).json()
+    assert (detections_key(answer['detections']) !=
+            detections_key(text_only['detections']))
+    expected = answer['detections'][:5]
+    state = run_in_page(browser, url, files['query'], PROMPTS[0],
+                        expected[-1]['score'])
+    assert state == 'done', browser.find_element(By.ID, 'message').text
+    assert read_rows(browser)[1] == detections_key(
+        [d for d in answer['detections']
+         if d['score'] >= expected[-1]['score']])
+    sources = [(r.find_element(By.CLASS_NAME, 'name').text,
+                r.get_attribute('data-source'))
+               for r in browser.find_elements(By.CSS_SELECTOR,
+                                              '#classes tr.class-source')]
+    assert sources == [(PROMPTS[0], 'text'), ('burn mark', 'exemplars'),
+                       ('pinhole', 'exemplars')]
+    # deleted from the page: gone from the server
+    browser.find_element(
+        By.CSS_SELECTOR,
+        '#exemplar-list li[data-name="pinhole"] button.delete-exemplar'
+    ).click()
+    WebDriverWait(browser, 30).until(lambda d: not d.find_elements(
+        By.CSS_SELECTOR, '#exemplar-list li[data-name="pinhole"]'))
+    assert [e['class_name'] for e in httpx.get(
+        url + '/api/exemplars').json()['exemplars']] == ['burn mark']

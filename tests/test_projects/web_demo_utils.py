@@ -1,11 +1,16 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Helpers of the web demo tests (projects/web_demo): images, a tiny random
 YOLO-World config + checkpoint, a free port."""
+import contextlib
 import io
 import json
+import os
 import os.path as osp
 import socket
-from typing import List, Sequence
+import subprocess
+import sys
+import time
+from typing import Iterator, List, Sequence
 
 import numpy as np
 from PIL import Image
@@ -107,3 +112,47 @@ def free_port() -> int:
 def detections_key(detections: Sequence[dict]) -> List[tuple]:
     """Comparable (label, score, bbox) rows of a /api/predict answer."""
     return [(d['label'], d['score'], tuple(d['bbox'])) for d in detections]
+
+
+@contextlib.contextmanager
+def app_process(args: Sequence[str], log_path: str,
+                start_timeout: float = 600) -> Iterator[dict]:
+    """``python projects/web_demo/app.py ARGS --port <free>`` until it
+    answers ``/api/info``; stopped (and waited for) on exit.
+
+    ``start_timeout`` allows for a loaded machine (the start imports
+    mmdet and builds the model: minutes at a load average of 10 on 2
+    cores).
+
+    Yields:
+        dict: ``url``, ``port`` and ``pid``.
+    """
+    import httpx
+    import pytest
+    port = free_port()
+    with open(log_path, 'w+') as log:
+        proc = subprocess.Popen(
+            [sys.executable, APP, *args, '--port', str(port)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, OMP_NUM_THREADS='1'))
+        try:
+            url = f'http://127.0.0.1:{port}'
+            deadline = time.monotonic() + start_timeout
+            while True:
+                try:
+                    httpx.get(url + '/api/info', timeout=2)
+                    break
+                except httpx.TransportError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        pytest.fail('app.py did not start:\n'
+                                    f'{log.read()[-3000:]}')
+                    time.sleep(0.5)
+            yield dict(url=url, port=port, pid=proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
