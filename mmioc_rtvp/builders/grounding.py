@@ -19,30 +19,43 @@ attribute     text                                         values
                                                            bottom centre
 ============  ==========================================  =================
 
-Each attribute has a *candidate set*: the boxes of the group a reader could
-mean, allowing for a tolerance. Centres are normalised by the image size
-(``cx = (x + w / 2) / W``), ``g`` is :attr:`ReferringRules.min_gap` and
-``r`` is :attr:`ReferringRules.size_ratio`:
+The group also holds the *crowd regions* (``iscrowd`` boxes) of that class
+in that image: a crowd region stands for one or more objects of the class,
+each somewhere inside it, of any size up to the region's. It is never a
+referent itself, but it keeps an expression from being written whenever one
+of its objects could be what the expression names.
 
-- ``only``: every box of the group.
-- ``edge`` left: ``{i : cx_i < min_j cx_j + g}`` (right: ``cx_i > max_j
-  cx_j - g``; top / bottom: the same with ``cy``).
-- ``size`` largest: ``{i : r * area_i > max_j area_j}`` (smallest:
-  ``area_i < r * min_j area_j``).
-- ``order`` (axis, k), k >= 2: ``{i : lo_i <= k <= hi_i}`` with
-  ``lo_i = 1 + #{j : c_j < c_i - g}`` (boxes surely before i) and
-  ``hi_i = 1 + #{j != i : c_j < c_i + g}`` (boxes possibly before i).
-- ``region`` left: ``{i : cx_i < 1/3 + g}`` (right: ``cx_i > 2/3 - g``; top /
-  bottom: the same with ``cy``; centre: ``|cx_i - 1/2| < 1/6 + g`` and
-  ``|cy_i - 1/2| < 1/6 + g``).
+Every member (box or crowd region) has a range ``[lo, hi]`` for each
+measure; a box's range is a point. Coordinates are normalised by the image
+size: ``x1 = x / W``, ``x2 = (x + w) / W``, ``cx = (x + w / 2) / W`` (``y``
+likewise with ``H``); for a crowd region ``x1``, ``x2`` and ``cx`` all range
+over ``[x / W, (x + w) / W]`` and the area over ``(0, w * h]``. ``g`` is
+:attr:`ReferringRules.min_gap`, ``r`` is :attr:`ReferringRules.size_ratio`.
+Each attribute has a *candidate set*, the members a reader could mean:
+
+- ``only``: every member.
+- ``edge`` left, as a person reads "nearest the left edge": the box's own
+  left side, ``x1``: ``{i : lo_i - min_j hi_j < g}`` (right: ``x2``,
+  ``max_j lo_j - hi_i < g``; top: ``y1``; bottom: ``y2``).
+- ``size`` largest: ``{i : r * hi_i > max_j lo_j}`` (smallest:
+  ``lo_i < r * min_j hi_j``; a crowd region is always a candidate).
+- ``order`` (axis, k), on centres ``cx`` / ``cy``: ``{i : rlo_i <= k <=
+  rhi_i}`` with ``rlo_i = 1 + #{j : lo_i - hi_j >= g}`` (members surely
+  before i) and ``rhi_i = 1 + #{j != i : not lo_j - hi_i >= g}`` (members
+  possibly before i); a crowd region among the latter, or i itself a crowd
+  region, makes ``rhi_i`` unbounded (it may hold any number of objects).
+- ``region`` left, on centres: ``{i : lo_i < 1/3 + g}`` (right: ``hi_i >
+  2/3 - g``; top / bottom: the same with ``cy``; centre: ``lo < 2/3 + g``
+  and ``hi > 1/3 - g`` on both axes).
 
 An expression is **emitted** for box i only if its candidate set is exactly
-``{i}`` and, for ``order``, ``lo_i = hi_i = k``, and, for ``region``, box i
-is inside the region with the margin (``cx_i < 1/3 - g`` for left,
-``max(|cx_i - 1/2|, |cy_i - 1/2|) < 1/6 - g`` for centre). ``only`` needs a
-group of one, ``edge`` and ``size`` of at least two, ``order`` of at least
-three (k = 1 is the ``edge`` expression). A box for which no attribute
-singles it out is *ambiguous*: it is skipped and counted.
+``{i}`` (no crowd region among them) and, for ``order``, ``rlo_i = rhi_i =
+k``, and, for ``region``, box i is inside the region with the margin
+(``cx_i < 1/3 - g`` for left, ``1/3 + g < cx_i, cy_i < 2/3 - g`` for
+centre). ``only`` needs a group of one member, ``edge`` and ``size`` of at
+least two, ``order`` of at least three (k = 1 is the ``edge`` expression).
+A box for which no attribute singles it out is *ambiguous*: it is skipped
+and counted.
 
 Nothing here imports torch, mmengine or mmdet.
 """
@@ -184,26 +197,111 @@ def parse(text: str, nouns: Sequence[str]) -> Expression:
                      'class of this file')
 
 
-def _centres(boxes: np.ndarray, width: float,
-             height: float) -> Tuple[np.ndarray, np.ndarray]:
-    """(N,) normalised centres of (N, 4) xywh boxes."""
-    cx = (boxes[:, 0] + boxes[:, 2] / 2) / width
-    cy = (boxes[:, 1] + boxes[:, 3] / 2) / height
-    return cx, cy
+#: the measures of a member; x-like ones are normalised by the width
+_X_MEASURES = ('x1', 'x2', 'cx')
+_Y_MEASURES = ('y1', 'y2', 'cy')
+_EDGE_MEASURE = dict(left='x1', right='x2', top='y1', bottom='y2')
 
 
-def _order_bounds(c: np.ndarray, gap: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest possible 1-based rank of every centre in c (N,)."""
-    diff = c[None, :] - c[:, None]  # diff[i, j] = c_j - c_i
-    others = ~np.eye(len(c), dtype=bool)
-    lo = 1 + ((diff < -gap) & others).sum(1)
-    hi = 1 + ((diff < gap) & others).sum(1)
-    return lo, hi
+def _as_boxes(boxes: Optional[np.ndarray]) -> np.ndarray:
+    if boxes is None:
+        return np.zeros((0, 4), dtype=np.float64)
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
 
 
-def candidates(attribute: str, value: str, boxes: np.ndarray, width: float,
-               height: float, rules: ReferringRules) -> np.ndarray:
-    """Indices of the boxes of a group an attribute could refer to.
+def member_ranges(boxes: np.ndarray, crowd: Optional[np.ndarray],
+                  width: float,
+                  height: float) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """The ``(lo, hi)`` range of every measure of every member of a group.
+
+    Args:
+        boxes (np.ndarray): (N, 4) xywh boxes of one class in one image.
+        crowd (np.ndarray, optional): (M, 4) xywh crowd regions of the class
+            in the image.
+        width (float): Image width.
+        height (float): Image height.
+
+    Returns:
+        dict[str, tuple[np.ndarray, np.ndarray]]: For ``x1 x2 cx y1 y2 cy
+        area``, two (N + M,) arrays; members are the boxes, then the crowd
+        regions.
+    """
+    boxes, crowd = _as_boxes(boxes), _as_boxes(crowd)
+    x, y, w, h = boxes.T
+    point = dict(
+        x1=x / width, x2=(x + w) / width, cx=(x + w / 2) / width,
+        y1=y / height, y2=(y + h) / height, cy=(y + h / 2) / height,
+        area=w * h)
+    cx_, cy_, cw, ch = crowd.T
+    x_span = (cx_ / width, (cx_ + cw) / width)
+    y_span = (cy_ / height, (cy_ + ch) / height)
+    ranges = {}
+    for name, value in point.items():
+        if name in _X_MEASURES:
+            lo, hi = x_span
+        elif name in _Y_MEASURES:
+            lo, hi = y_span
+        else:
+            lo, hi = np.zeros(len(crowd)), cw * ch
+        ranges[name] = (np.concatenate([value, lo]),
+                        np.concatenate([value, hi]))
+    return ranges
+
+
+def _rank_bounds(lo: np.ndarray, hi: np.ndarray, num_boxes: int,
+                 gap: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest possible 1-based rank of every member along an
+    axis (float; ``inf`` when unbounded). Members from ``num_boxes`` on are
+    crowd regions."""
+    n = len(lo)
+    others = ~np.eye(n, dtype=bool)
+    is_crowd = np.arange(n) >= num_boxes
+    surely = ((lo[:, None] - hi[None, :]) >= gap) & others
+    possibly = ~((lo[None, :] - hi[:, None]) >= gap) & others
+    rank_lo = 1.0 + surely.sum(1)
+    rank_hi = 1.0 + possibly.sum(1)
+    unbounded = (possibly & is_crowd[None, :]).any(1) | is_crowd
+    rank_hi[unbounded] = np.inf
+    return rank_lo, rank_hi
+
+
+def _region_possible(region: str, ranges: Dict, g: float) -> np.ndarray:
+    """(N + M,) bool: a member's centre may lie in an image third grown by
+    ``g``."""
+    (xlo, xhi), (ylo, yhi) = ranges['cx'], ranges['cy']
+    if region == 'left':
+        return xlo < 1 / 3 + g
+    if region == 'right':
+        return xhi > 2 / 3 - g
+    if region == 'top':
+        return ylo < 1 / 3 + g
+    if region == 'bottom':
+        return yhi > 2 / 3 - g
+    if region == 'centre':
+        return ((xlo < 2 / 3 + g) & (xhi > 1 / 3 - g) & (ylo < 2 / 3 + g)
+                & (yhi > 1 / 3 - g))
+    raise ValueError(f'unknown region {region!r}')
+
+
+def _region_certain(region: str, cx: float, cy: float, g: float) -> bool:
+    """Whether a box's centre lies in an image third shrunk by ``g``."""
+    return dict(
+        left=cx < 1 / 3 - g,
+        right=cx > 2 / 3 + g,
+        top=cy < 1 / 3 - g,
+        bottom=cy > 2 / 3 + g,
+        centre=(1 / 3 + g < cx < 2 / 3 - g) and (1 / 3 + g < cy < 2 / 3 - g),
+    )[region]
+
+
+def candidates(attribute: str,
+               value: str,
+               boxes: np.ndarray,
+               width: float,
+               height: float,
+               rules: ReferringRules,
+               crowd: Optional[np.ndarray] = None) -> np.ndarray:
+    """Indices of the members of a group an attribute could refer to.
 
     Args:
         attribute (str): One of :data:`ATTRIBUTES`.
@@ -212,73 +310,78 @@ def candidates(attribute: str, value: str, boxes: np.ndarray, width: float,
         width (float): Image width.
         height (float): Image height.
         rules (ReferringRules): Tolerances.
+        crowd (np.ndarray, optional): (M, 4) xywh crowd regions of the class
+            in the image.
 
     Returns:
-        np.ndarray: (M,) sorted indices into ``boxes``.
+        np.ndarray: (K,) sorted member indices: ``i < N`` is ``boxes[i]``,
+        ``i >= N`` the crowd region ``crowd[i - N]``.
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
+    num_boxes = len(_as_boxes(boxes))
+    ranges = member_ranges(boxes, crowd, width, height)
     g = rules.min_gap
-    cx, cy = _centres(boxes, width, height)
+    if len(ranges['area'][0]) == 0:
+        return np.zeros(0, dtype=np.int64)
     if attribute == 'only':
-        keep = np.ones(len(boxes), dtype=bool)
+        keep = np.ones(len(ranges['area'][0]), dtype=bool)
     elif attribute == 'edge':
-        c = cx if value in ('left', 'right') else cy
-        keep = (c < c.min() + g) if value in ('left', 'top') else (
-            c > c.max() - g)
+        lo, hi = ranges[_EDGE_MEASURE[value]]
+        keep = (lo - hi.min() < g) if value in ('left', 'top') else (
+            lo.max() - hi < g)
     elif attribute == 'size':
-        area = boxes[:, 2] * boxes[:, 3]
-        keep = (rules.size_ratio * area > area.max()) if value == 'largest' \
-            else (area < rules.size_ratio * area.min())
+        lo, hi = ranges['area']
+        keep = (rules.size_ratio * hi > lo.max()) if value == 'largest' \
+            else (lo < rules.size_ratio * hi.min())
     elif attribute == 'order':
         axis, k = value.split(':')
-        lo, hi = _order_bounds(cx if axis == 'left' else cy, g)
-        keep = (lo <= int(k)) & (int(k) <= hi)
+        rank_lo, rank_hi = _rank_bounds(
+            *ranges['cx' if axis == 'left' else 'cy'], num_boxes, g)
+        keep = (rank_lo <= int(k)) & (int(k) <= rank_hi)
     elif attribute == 'region':
-        keep = _in_region(value, cx, cy, g)
+        keep = _region_possible(value, ranges, g)
     else:
         raise ValueError(f'unknown attribute {attribute!r}')
     return np.flatnonzero(keep)
 
 
-def _in_region(region: str, cx: np.ndarray, cy: np.ndarray,
-               margin: float) -> np.ndarray:
-    """(N,) bool: centres in a third of the image, grown by ``margin``
-    (a negative margin shrinks it)."""
-    if region == 'left':
-        return cx < 1 / 3 + margin
-    if region == 'right':
-        return cx > 2 / 3 - margin
-    if region == 'top':
-        return cy < 1 / 3 + margin
-    if region == 'bottom':
-        return cy > 2 / 3 - margin
-    if region == 'centre':
-        return (np.abs(cx - 0.5) < 1 / 6 + margin) & (
-            np.abs(cy - 0.5) < 1 / 6 + margin)
-    raise ValueError(f'unknown region {region!r}')
-
-
-def _attribute_values(num_boxes: int,
+def _attribute_values(num_members: int,
                       rules: ReferringRules) -> List[Tuple[str, str]]:
     """Every (attribute, value) worth trying for a group of this size."""
     values: List[Tuple[str, str]] = []
-    if num_boxes == 1:
+    if num_members == 1:
         values.append(('only', '-'))
-    if num_boxes >= 2:
+    if num_members >= 2:
         values += [('edge', s) for s in SIDES]
         values += [('size', s) for s in SIZES]
-    if num_boxes >= 3:
+    if num_members >= 3:
         values += [('order', f'{axis}:{k}') for axis in ORDER_AXES
-                   for k in range(2, min(num_boxes, rules.max_ordinal) + 1)]
+                   for k in range(2, min(num_members, rules.max_ordinal) + 1)]
     values += [('region', r) for r in REGIONS]
     return values
 
 
-def group_expressions(noun: str, boxes: np.ndarray, width: float,
-                      height: float,
-                      rules: ReferringRules) -> List[List[Expression]]:
+def _singles_out(attribute: str, value: str, i: int, ranges: Dict,
+                 num_boxes: int, rules: ReferringRules) -> bool:
+    """Whether box i, the one candidate, is certainly what is meant."""
+    if attribute == 'order':
+        axis, k = value.split(':')
+        rank_lo, rank_hi = _rank_bounds(
+            *ranges['cx' if axis == 'left' else 'cy'], num_boxes,
+            rules.min_gap)
+        return rank_lo[i] == rank_hi[i] == int(k)
+    if attribute == 'region':
+        return _region_certain(value, ranges['cx'][0][i], ranges['cy'][0][i],
+                               rules.min_gap)
+    return True
+
+
+def group_expressions(
+        noun: str,
+        boxes: np.ndarray,
+        width: float,
+        height: float,
+        rules: ReferringRules,
+        crowd: Optional[np.ndarray] = None) -> List[List[Expression]]:
     """Every expression that singles out each box of one class's group.
 
     Args:
@@ -287,36 +390,38 @@ def group_expressions(noun: str, boxes: np.ndarray, width: float,
         width (float): Image width.
         height (float): Image height.
         rules (ReferringRules): Tolerances.
+        crowd (np.ndarray, optional): (M, 4) xywh crowd regions of the class
+            in the image (never referents; they make expressions an object
+            of theirs could also satisfy ambiguous).
 
     Returns:
         list[list[Expression]]: For each box, its expressions in the order
         of :data:`ATTRIBUTES` (empty: the box is ambiguous).
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    out: List[List[Expression]] = [[] for _ in range(len(boxes))]
-    cx, cy = _centres(boxes, width, height)
-    for attribute, value in _attribute_values(len(boxes), rules):
-        cand = candidates(attribute, value, boxes, width, height, rules)
-        if len(cand) != 1:
+    boxes = _as_boxes(boxes)
+    num_boxes = len(boxes)
+    out: List[List[Expression]] = [[] for _ in range(num_boxes)]
+    ranges = member_ranges(boxes, crowd, width, height)
+    num_members = len(ranges['area'][0])
+    for attribute, value in _attribute_values(num_members, rules):
+        cand = candidates(attribute, value, boxes, width, height, rules,
+                          crowd)
+        if len(cand) != 1 or cand[0] >= num_boxes:
             continue
         i = int(cand[0])
-        if attribute == 'order':
-            axis, k = value.split(':')
-            lo, hi = _order_bounds(cx if axis == 'left' else cy,
-                                   rules.min_gap)
-            if not lo[i] == hi[i] == int(k):
-                continue
-        if attribute == 'region' and not _in_region(
-                value, cx[i:i + 1], cy[i:i + 1], -rules.min_gap)[0]:
-            continue
-        out[i].append(
-            Expression(render(noun, attribute, value), noun, attribute,
-                       value))
+        if _singles_out(attribute, value, i, ranges, num_boxes, rules):
+            out[i].append(
+                Expression(render(noun, attribute, value), noun, attribute,
+                           value))
     return out
 
 
-def referent_of(expression: Expression, boxes: np.ndarray, width: float,
-                height: float, rules: ReferringRules) -> Optional[int]:
+def referent_of(expression: Expression,
+                boxes: np.ndarray,
+                width: float,
+                height: float,
+                rules: ReferringRules,
+                crowd: Optional[np.ndarray] = None) -> Optional[int]:
     """The one box of a group an expression refers to, or None.
 
     Args:
@@ -325,14 +430,17 @@ def referent_of(expression: Expression, boxes: np.ndarray, width: float,
         width (float): Image width.
         height (float): Image height.
         rules (ReferringRules): Tolerances.
+        crowd (np.ndarray, optional): (M, 4) xywh crowd regions of the class.
 
     Returns:
-        int or None: The index of the single candidate; None when the
-        expression matches no box or several.
+        int or None: The index of the single candidate box; None when the
+        expression matches no member, several, or a crowd region.
     """
     cand = candidates(expression.attribute, expression.value, boxes, width,
-                      height, rules)
-    return int(cand[0]) if len(cand) == 1 else None
+                      height, rules, crowd)
+    if len(cand) != 1 or cand[0] >= len(_as_boxes(boxes)):
+        return None
+    return int(cand[0])
 
 
 def noun_of(category: Dict) -> str:
@@ -340,3 +448,40 @@ def noun_of(category: Dict) -> str:
     (``texts[0]``, else ``name``)."""
     texts = category.get('texts') or [category.get('name', '')]
     return str(texts[0]).strip()
+
+
+def _prompt_key(text: str) -> str:
+    """A prompt as a reader compares it: case and spacing ignored."""
+    return ' '.join(str(text).split()).casefold()
+
+
+def check_distinct_nouns(categories: Sequence[Dict],
+                         source: str = '<dict>') -> None:
+    """Refuse categories whose expressions a reader could not tell apart.
+
+    The class prompt of an expression (:func:`noun_of`) must not be a prompt
+    text (any of ``texts``, or ``name``) of another category, case and
+    spacing ignored: "the hole in wood" would name both classes.
+
+    Args:
+        categories (Sequence[dict]): The categories of an MMIOC file.
+        source (str): The file's name, for the message.
+
+    Raises:
+        ValueError: One line naming both classes, the text and the file.
+    """
+    owners: Dict[str, List[Dict]] = {}
+    for cat in categories:
+        texts = list(cat.get('texts') or []) + [cat.get('name', '')]
+        for key in {_prompt_key(t) for t in texts} - {''}:
+            owners.setdefault(key, []).append(cat)
+    for cat in categories:
+        for other in owners.get(_prompt_key(noun_of(cat)), []):
+            if other is cat:
+                continue
+            raise ValueError(
+                f'{source}: categories {other.get("id")!r} '
+                f'({other.get("name")!r}) and {cat.get("id")!r} '
+                f'({cat.get("name")!r}) share the prompt text '
+                f'{noun_of(cat)!r}; an expression could not say which '
+                'class it means: give one of them another texts[0]')

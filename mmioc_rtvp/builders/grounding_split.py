@@ -20,8 +20,13 @@ mmdet 3.3 reads for RefCOCO-style grounding:
   xyxy, ``phrase`` and ``tokens_positive``), what mm_grounding_dino trains on.
 
 Every source box ends up *referred* (one or more expressions), *ambiguous*
-(no attribute singles it out: skipped) or *invalid* (a bad record: one line
-naming it, with the reason); the counts reconcile in the report.
+(no attribute singles it out, or an object of a crowd region of its class
+could also be meant: skipped), a *crowd* region (``iscrowd``: never a
+referent, but it makes expressions of its class ambiguous) or *invalid* (a
+bad record: one line naming it, with the reason); the counts reconcile in
+the report. Each written file is checked by
+:mod:`~mmioc_rtvp.builders.grounding_check`, which reads the captions back
+from their text alone.
 """
 import json
 import os
@@ -32,8 +37,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .grounding import (ATTRIBUTES, ReferringRules,
-                        group_expressions, noun_of, parse, referent_of)
+from .grounding import (ATTRIBUTES, ReferringRules, check_distinct_nouns,
+                        group_expressions, noun_of)
+from .grounding_check import check_grounding
 from mmioc_rtvp.format.io import dump_json, load_mmioc
 
 #: ``dataset_name`` of every record (RefExpMetric groups by it)
@@ -55,6 +61,9 @@ class GroundingReport:
         boxes (int): Boxes in the source.
         referred (int): Boxes with at least one expression.
         ambiguous (int): Boxes no attribute singles out (skipped).
+        ambiguous_by_crowd (int): Of these, boxes that an attribute would
+            single out if the crowd regions of their class were not there.
+        crowd (int): Crowd regions (``iscrowd``; never referents).
         invalid (int): Bad box records (skipped; see ``problems``).
         expressions (int): Grounding records written.
         by_attribute (dict[str, int]): Expressions per attribute.
@@ -65,6 +74,8 @@ class GroundingReport:
     boxes: int = 0
     referred: int = 0
     ambiguous: int = 0
+    ambiguous_by_crowd: int = 0
+    crowd: int = 0
     invalid: int = 0
     expressions: int = 0
     by_attribute: Dict[str, int] = field(default_factory=dict)
@@ -73,15 +84,18 @@ class GroundingReport:
 
     def reconciles(self) -> bool:
         """Whether every box is accounted for exactly once."""
-        return self.boxes == self.referred + self.ambiguous + self.invalid
+        return self.boxes == (self.referred + self.ambiguous + self.crowd +
+                              self.invalid)
 
     def summary(self) -> str:
         """One line of counts."""
         attrs = ', '.join(f'{a} {self.by_attribute.get(a, 0)}'
                           for a in ATTRIBUTES)
         return (f'{self.source}: {self.boxes} boxes = {self.referred} '
-                f'referred + {self.ambiguous} ambiguous + {self.invalid} '
-                f'invalid; {self.expressions} expressions ({attrs})')
+                f'referred + {self.ambiguous} ambiguous ('
+                f'{self.ambiguous_by_crowd} because of a crowd region) + '
+                f'{self.crowd} crowd + {self.invalid} invalid; '
+                f'{self.expressions} expressions ({attrs})')
 
     def to_dict(self) -> dict:
         """A JSON-ready copy."""
@@ -100,8 +114,6 @@ def _box_problem(ann: dict, images: Dict, cats: Dict) -> Optional[str]:
         return f'image_id {ann.get("image_id")!r} is not in images'
     if ann.get('category_id') not in cats:
         return f'category_id {ann.get("category_id")!r} is not in categories'
-    if ann.get('iscrowd', 0):
-        return 'iscrowd boxes cannot be a single referent'
     return None
 
 
@@ -128,11 +140,17 @@ def make_grounding_split(
     Returns:
         tuple: ``(grounding, report)``: the MDETR-style COCO dict (see the
         module docstring) and the :class:`GroundingReport`.
+
+    Raises:
+        ValueError: Two categories share a prompt text (one line naming
+            both classes and ``source``).
     """
+    check_distinct_nouns(data['categories'], source)
     images = {img['id']: img for img in data['images']}
     cats = {c['id']: c for c in data['categories']}
     report = GroundingReport(source=source)
     groups: Dict[Tuple, List[dict]] = defaultdict(list)
+    crowds: Dict[Tuple, List[List[float]]] = defaultdict(list)
     for ann in data['annotations']:
         report.boxes += 1
         problem = _box_problem(ann, images, cats)
@@ -143,7 +161,12 @@ def make_grounding_split(
             report.problems.append(
                 f'{source}: annotation {ann.get("id")!r}: {problem}')
             continue
-        groups[(ann['image_id'], ann['category_id'])].append(ann)
+        key = (ann['image_id'], ann['category_id'])
+        if ann.get('iscrowd', 0):
+            report.crowd += 1
+            crowds[key].append([float(v) for v in ann['bbox']])
+        else:
+            groups[key].append(ann)
 
     records, anns = [], []
     by_attribute: Counter = Counter()
@@ -154,10 +177,15 @@ def make_grounding_split(
         width, height = _image_size(img)
         boxes = np.array([a['bbox'] for a in group], dtype=np.float64)
         noun = noun_of(cats[cat_id])
-        per_box = group_expressions(noun, boxes, width, height, rules)
-        for ann, expressions in zip(group, per_box):
+        crowd = crowds.get((img_id, cat_id))
+        per_box = group_expressions(noun, boxes, width, height, rules,
+                                    np.array(crowd) if crowd else None)
+        without_crowd = group_expressions(
+            noun, boxes, width, height, rules) if crowd else per_box
+        for ann, expressions, alone in zip(group, per_box, without_crowd):
             if not expressions:
                 report.ambiguous += 1
+                report.ambiguous_by_crowd += bool(alone)
                 ambiguous[cats[cat_id].get('name', str(cat_id))] += 1
                 continue
             report.referred += 1
@@ -235,10 +263,10 @@ def verify_grounding(grounding: dict,
                      name: str = '<grounding>') -> List[str]:
     """Check every expression of a grounding file against its source split.
 
-    Each caption is parsed (:func:`~mmioc_rtvp.builders.grounding.parse`)
-    and resolved among the source boxes of its class in its image (invalid
-    source boxes, which :func:`make_grounding_split` skips, left out); it
-    must match exactly one box, the annotated one.
+    The check is :func:`~mmioc_rtvp.builders.grounding_check.check_grounding`:
+    each caption is read from its text alone and matched against every box
+    and crowd region of its image; it must denote exactly one object, the
+    annotated box.
 
     Args:
         grounding (dict): MDETR-style grounding dict.
@@ -249,49 +277,8 @@ def verify_grounding(grounding: dict,
     Returns:
         list[str]: One line per bad expression (empty: all good).
     """
-    cats = {c['id']: c for c in source['categories']}
-    nouns = [noun_of(c) for c in cats.values()]
-    cat_of_noun = {noun_of(c): cid for cid, c in cats.items()}
-    sizes = {img['id']: _image_size(img) for img in source['images']}
-    images = {img['id']: img for img in source['images']}
-    groups: Dict[Tuple, List[dict]] = defaultdict(list)
-    for ann in source['annotations']:
-        # invalid boxes were skipped when the expressions were made
-        if _box_problem(ann, images, cats) is None:
-            groups[(ann['image_id'], ann['category_id'])].append(ann)
-    anns_of: Dict = defaultdict(list)
-    for ann in grounding['annotations']:
-        anns_of[ann['image_id']].append(ann)
-
-    problems = []
-    for rec in grounding['images']:
-        where = f'{name}: expression {rec.get("id")!r} {rec.get("caption")!r}'
-        targets = anns_of.get(rec.get('id'), [])
-        if len(targets) != 1:
-            problems.append(f'{where}: has {len(targets)} referent boxes, '
-                            'needs exactly 1')
-            continue
-        try:
-            expr = parse(str(rec.get('caption', '')), nouns)
-        except ValueError as err:
-            problems.append(f'{where}: {err}')
-            continue
-        img_id = rec.get('original_img_id')
-        group = groups.get((img_id, cat_of_noun[expr.noun]), [])
-        if not group or sizes.get(img_id) is None:
-            problems.append(f'{where}: matches no box (image {img_id!r} has '
-                            f'no {expr.noun!r})')
-            continue
-        boxes = np.array([a['bbox'] for a in group], dtype=np.float64)
-        index = referent_of(expr, boxes, *sizes[img_id], rules)
-        if index is None:
-            problems.append(f'{where}: does not single out one box of image '
-                            f'{img_id!r}')
-        elif group[index]['id'] != targets[0].get('original_id'):
-            problems.append(f'{where}: refers to box {group[index]["id"]} '
-                            f'but the record gives '
-                            f'{targets[0].get("original_id")!r}')
-    return problems
+    return check_grounding(grounding, source, name, rules.min_gap,
+                           rules.size_ratio)
 
 
 def write_grounding_split(ann_file: str,
