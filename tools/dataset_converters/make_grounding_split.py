@@ -3,7 +3,9 @@
 
 For every box, the expressions that single it out among the boxes of its
 class in its image ("the second crack in wood from the left", "the largest
-hole in paper", ...); ambiguous boxes are skipped and counted. Writes, under
+hole in paper", ...); ambiguous boxes (including those an object of a crowd
+region of their class could be mistaken for) are skipped and counted;
+categories sharing a prompt text are refused. Writes, under
 ``<data-root>/grounding/``, ``<name>.json`` (MDETR-style COCO, read by
 ``mmdet.MDETRStyleRefCocoDataset`` / ``mmdet.RefExpMetric`` and by
 ``MMIOCGroundingDataset``), ``<name>_odvg.jsonl`` (``mmdet.ODVGDataset``)
@@ -50,8 +52,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='output directory relative to the data root')
     parser.add_argument(
         '--min-gap', type=float, default=0.05,
-        help='centres closer than this fraction of the image side are '
-        'indistinguishable')
+        help='positions (box sides, centres) closer than this fraction of '
+        'the image side are indistinguishable')
     parser.add_argument(
         '--size-ratio', type=float, default=1.5,
         help='"largest" needs this many times every other area')
