@@ -381,32 +381,49 @@ def run_kshot(config: str,
     ev = KShotEvaluator(model, cfg, work_dir, root + ann_file)
     exclude = _train_image_ids(cfg, root)
     has_encoder = getattr(model, 'exemplar_encoder', None) is not None
-    text = ev.text_embeddings()
+    wanted = ['text']
+    if has_encoder:
+        wanted += ['exemplar_untrained', 'exemplar', 'text+exemplar']
+    if tune is not None:
+        wanted.append('tuned')
+    out_file = osp.join(work_dir, 'kshot.json')
     results: Dict[str, dict] = {}
+    if osp.isfile(out_file):  # finished draws of an earlier call are kept
+        with open(out_file) as f:
+            previous = json.load(f)
+        if previous.get('checkpoint') == checkpoint:
+            results = previous.get('results', {})
+    out = dict(config=config, seed=seed, checkpoint=checkpoint,
+               data_root=data_root, excluded_train_images=len(exclude),
+               results=results)
+    text = ev.text_embeddings()
     for k in shots:
         for draw in draws:
+            key = f'k{k}_draw{draw}'
+            done = results.get(key, {}).get('rows', {})
+            if all(row in done for row in wanted):
+                continue
             sup, qry, _ = ev.split(k, draw, exclude)
-            rows: Dict[str, Optional[Tensor]] = {'text': text}
+            rows: Dict[str, Tensor] = {'text': text}
             if has_encoder:
                 exemplar = ev.exemplar_embeddings(sup)
                 rows['exemplar_untrained'] = ev.exemplar_embeddings(
                     sup, reset_exemplar_encoder(model, seed))
                 rows['exemplar'] = exemplar
                 rows['text+exemplar'] = fuse(text, exemplar)
-            if tune is not None:
+            if tune is not None and 'tuned' not in done:
                 rows['tuned'] = tune(model, ev, sup, text)
-            scores = {}
+            scores = dict(done)
             for name, embeds in rows.items():
+                if name in scores:
+                    continue
                 metrics = ev.score(embeds, qry)
                 scores[name] = dict(
                     AP=_metric(metrics, 'coco/bbox_mAP'),
                     AP50=_metric(metrics, 'coco/bbox_mAP_50'))
-            results[f'k{k}_draw{draw}'] = dict(
+            results[key] = dict(
                 k=k, draw=draw, queries=ev.num_images(qry), rows=scores)
-    out = dict(config=config, seed=seed, checkpoint=checkpoint,
-               data_root=data_root, excluded_train_images=len(exclude),
-               results=results)
-    write_json(out, osp.join(work_dir, 'kshot.json'))
+            write_json(out, out_file)  # after every draw: a stop loses one
     return out
 
 
