@@ -135,6 +135,11 @@ class MobileSAMTinyViT(BaseModule):
             from the input; ``None`` feeds the input as is. Defaults to None.
         pixel_std (Sequence[float], optional): Per-channel divisor, given
             together with ``pixel_mean``. Defaults to None.
+        input_downsample (int): Average-pool the image by this factor
+            before the encoder (a speed switch: 2 runs TinyViT on a quarter
+            of the pixels, about a quarter of its cost); the neck output
+            then has stride ``16 * input_downsample`` and is resampled to
+            ``out_strides`` as usual. 1 (default) is Mobile-SAM's input.
         frozen (bool): Freeze the encoder (see above). Defaults to True.
         checkpoint (str, optional): Weights to load strictly. Without it
             the weights are random (a frozen random encoder logs a warning).
@@ -156,6 +161,7 @@ class MobileSAMTinyViT(BaseModule):
                  out_strides: Sequence[int] = (8, 16, 32),
                  pixel_mean: Optional[Sequence[float]] = None,
                  pixel_std: Optional[Sequence[float]] = None,
+                 input_downsample: int = 1,
                  frozen: bool = True,
                  checkpoint: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -171,6 +177,11 @@ class MobileSAMTinyViT(BaseModule):
         self._check_args(embed_dims, depths, num_heads, window_sizes,
                          out_strides, pixel_mean, pixel_std)
         self.out_strides: List[int] = list(out_strides)
+        if int(input_downsample) != input_downsample or input_downsample < 1:
+            raise ValueError(
+                'MobileSAMTinyViT: input_downsample must be a positive int, '
+                f'got {input_downsample}')
+        self.input_downsample = int(input_downsample)
         self.neck_channels = neck_channels
         self.frozen = frozen
 
@@ -349,34 +360,44 @@ class MobileSAMTinyViT(BaseModule):
 
     @staticmethod
     def resample(feat: Tensor, stride: int,
-                 image_hw: Tuple[int, int]) -> Tensor:  # yapf: disable
-        """Bring the stride-16 neck output to another stride.
+                 image_hw: Tuple[int, int],
+                 feat_stride: int = NECK_STRIDE) -> Tensor:  # yapf: disable
+        """Bring the neck output (stride ``feat_stride``, 16 by default)
+        to another stride.
 
-        - 16: unchanged;
-        - 8: bilinear interpolation (``align_corners=False``) to
-          ``conv_chain_size(image side, 8)`` - an exact x2 up-sampling when
-          the stride-16 sides are those halved without rounding;
-        - 32: 2x2 average pooling with stride 2 and ``ceil_mode=True`` (a
-          last odd row/column is averaged over the cells that exist), i.e.
-          ``ceil(H16 / 2)`` cells.
+        - the same stride: unchanged;
+        - a finer one (8 from 16): bilinear interpolation
+          (``align_corners=False``) to ``conv_chain_size(image side,
+          stride)`` - an exact x2 up-sampling when the stride-16 sides are
+          those halved without rounding;
+        - a coarser one (32 from 16): average pooling over ``stride /
+          feat_stride`` cells with ``ceil_mode=True`` (a last odd row/column
+          is averaged over the cells that exist), i.e. ``ceil(H16 / 2)``
+          cells.
 
         Args:
-            feat (Tensor): ``(B, C, H16, W16)`` neck output.
+            feat (Tensor): ``(B, C, H_f, W_f)`` neck output.
             stride (int): 8, 16 or 32.
             image_hw (tuple[int, int]): ``(H, W)`` of the input images.
+            feat_stride (int): Stride of ``feat`` (``16 *
+                input_downsample``).
 
         Returns:
             Tensor: ``(B, C, conv_chain_size(H, stride),
             conv_chain_size(W, stride))``.
         """
-        if stride == NECK_STRIDE:
+        if stride not in SUPPORTED_STRIDES:
+            raise ValueError(f'MobileSAMTinyViT: cannot resample to stride '
+                             f'{stride}; supported: {SUPPORTED_STRIDES}')
+        if stride == feat_stride:
             return feat
-        if stride == NECK_STRIDE // 2:
+        if stride < feat_stride:
             size = tuple(conv_chain_size(s, stride) for s in image_hw)
             return F.interpolate(
                 feat, size=size, mode='bilinear', align_corners=False)
-        if stride == NECK_STRIDE * 2:
-            return F.avg_pool2d(feat, 2, stride=2, ceil_mode=True)
+        if stride % feat_stride == 0:
+            ratio = stride // feat_stride
+            return F.avg_pool2d(feat, ratio, stride=ratio, ceil_mode=True)
         raise ValueError(f'MobileSAMTinyViT: cannot resample to stride '
                          f'{stride}; supported: {SUPPORTED_STRIDES}')
 
@@ -392,8 +413,12 @@ class MobileSAMTinyViT(BaseModule):
             of ``out_strides``, ``H_s = conv_chain_size(H, s)``; at 640 px:
             80x80, 40x40 and 20x20 for strides 8, 16 and 32.
         """
+        image_hw = tuple(x.shape[-2:])
+        f = self.input_downsample
+        if f > 1:
+            x = F.avg_pool2d(x, f, stride=f, ceil_mode=True)
         feat = self.forward_neck(x)
         with self._grad_context():
             return tuple(
-                self.resample(feat, s, tuple(x.shape[-2:]))
+                self.resample(feat, s, image_hw, NECK_STRIDE * f)
                 for s in self.out_strides)

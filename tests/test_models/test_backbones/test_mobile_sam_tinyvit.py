@@ -968,3 +968,29 @@ image_encoder.neck.2.weight	(256, 256, 3, 3)	torch.float32
 image_encoder.neck.3.weight	(256,)	torch.float32
 image_encoder.neck.3.bias	(256,)	torch.float32
 '''  # noqa: E501
+
+
+def test_input_downsample_runs_the_encoder_on_the_pooled_image(
+        plain_model):
+    """``input_downsample=2``: the encoder sees the 2x2-mean-pooled image,
+    its stride-32 neck output is stride 32 as is and is up-sampled to
+    strides 16 and 8; the level sizes are those of the full input."""
+    fast = MobileSAMTinyViT(input_downsample=2)
+    fast.load_state_dict(plain_model.state_dict())
+    img = torch.rand(1, 3, 128, 96)
+    with torch.no_grad():
+        feats = fast(img)
+        neck = plain_model.forward_neck(F.avg_pool2d(img, 2))
+        full = plain_model(img)
+    assert [f.shape for f in feats] == [f.shape for f in full]
+    assert neck.shape[-2:] == (4, 3)
+    torch.testing.assert_close(feats[2], neck)
+    torch.testing.assert_close(
+        feats[1], F.interpolate(neck, size=(8, 6), mode='bilinear',
+                                align_corners=False))
+    torch.testing.assert_close(
+        feats[0], F.interpolate(neck, size=(16, 12), mode='bilinear',
+                                align_corners=False))
+    with pytest.raises(ValueError, match='input_downsample must be a '
+                       'positive int'):
+        MobileSAMTinyViT(input_downsample=1.5)
