@@ -183,10 +183,14 @@ class KShotEvaluator:
             return len(json.load(f)['images'])
 
     # -- embeddings -------------------------------------------------------
-    def text_embeddings(self) -> Tensor:
-        """(K, D) text embeddings of the vocabulary."""
+    def text_embeddings(self, ensemble: bool = False) -> Tensor:
+        """(K, D) text embeddings of the vocabulary: each class's first
+        prompt, as the test pipeline uses them (``LoadText``), or with
+        ``ensemble`` the normalised mean over all its prompts."""
+        vocab = self.vocabulary if ensemble else Vocabulary(
+            tuple((name, ) for name in self.vocabulary.names))
         with torch.no_grad():
-            return self.vocabulary.embed(self.model.backbone.forward_text)[0]
+            return vocab.embed(self.model.backbone.forward_text)[0]
 
     def exemplar_embeddings(self, support_json: str,
                             encoder: Optional[torch.nn.Module] = None
@@ -324,7 +328,8 @@ def prompt_tuning_row(steps: int = 200, lr: float = 0.05) -> Callable:
 
 
 #: the rows of the protocol, in table order
-ROWS = ('text', 'exemplar_untrained', 'exemplar', 'text+exemplar', 'tuned')
+ROWS = ('text', 'text_ensemble', 'exemplar_untrained', 'exemplar',
+        'text+exemplar', 'tuned', 'tuned_from_ensemble')
 
 
 def run_kshot(config: str,
@@ -340,7 +345,9 @@ def run_kshot(config: str,
               tune: Optional[Callable] = None) -> dict:
     """Score one checkpoint with every k-shot row; write ``kshot.json``.
 
-    Rows: ``text`` (the class texts), and with an exemplar encoder
+    Rows: ``text`` (each class's first prompt, as the config's test uses
+    it), ``text_ensemble`` (the mean over the class's prompts), and with an
+    exemplar encoder
     ``exemplar`` (the class mean of its support boxes' embeddings),
     ``exemplar_untrained`` (the same with a freshly initialised encoder:
     the control), ``text+exemplar`` (:func:`fuse`); with ``tune`` (a
@@ -381,7 +388,7 @@ def run_kshot(config: str,
     ev = KShotEvaluator(model, cfg, work_dir, root + ann_file)
     exclude = _train_image_ids(cfg, root)
     has_encoder = getattr(model, 'exemplar_encoder', None) is not None
-    wanted = ['text']
+    wanted = ['text', 'text_ensemble']
     if has_encoder:
         wanted += ['exemplar_untrained', 'exemplar', 'text+exemplar']
     if tune is not None:
@@ -397,6 +404,7 @@ def run_kshot(config: str,
                data_root=data_root, excluded_train_images=len(exclude),
                results=results)
     text = ev.text_embeddings()
+    ensemble = ev.text_embeddings(ensemble=True)
     for k in shots:
         for draw in draws:
             key = f'k{k}_draw{draw}'
@@ -404,7 +412,8 @@ def run_kshot(config: str,
             if all(row in done for row in wanted):
                 continue
             sup, qry, _ = ev.split(k, draw, exclude)
-            rows: Dict[str, Tensor] = {'text': text}
+            rows: Dict[str, Tensor] = {'text': text,
+                                       'text_ensemble': ensemble}
             if has_encoder:
                 exemplar = ev.exemplar_embeddings(sup)
                 rows['exemplar_untrained'] = ev.exemplar_embeddings(
