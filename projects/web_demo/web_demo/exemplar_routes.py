@@ -18,14 +18,13 @@ from typing import Optional, Tuple
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
 
 from mmioc_rtvp.prompts import EXEMPLAR, PromptRecord
 from mmioc_rtvp.prompts.exemplar_refs import check_box
 from .allowed_paths import AllowedPaths
 from .errors import InputRejected
 from .exemplar_set import ExemplarSet
-from .image_decoding import decode_image
+from .form_image import read_form_image
 
 #: Characters a class name cannot hold: the prompts field splits classes
 #: at commas and new lines, and ``|`` joins a prompt ensemble.
@@ -64,20 +63,6 @@ def parse_class_name(text: str, max_chars: int) -> str:
         raise InputRejected(f'class name {name!r}: no comma, "|" or line '
                             'break (they separate classes and prompts)')
     return name
-
-
-async def read_form_image(form: FormData, allowed: AllowedPaths,
-                          max_bytes: int) -> Tuple[str, bytes]:
-    """``(name, bytes)`` of the form's ``image`` upload or its ``path`` (a
-    file of the allowed folders); 400 when neither is given."""
-    upload, path = form.get('image'), form.get('path')
-    if isinstance(upload, UploadFile):
-        return upload.filename or 'upload', await upload.read(max_bytes + 1)
-    if path:
-        name = str(path)
-        return name, await run_in_threadpool(allowed.read, name, max_bytes)
-    raise InputRejected('no image: upload a file or choose an image of the '
-                        'allowed folders')
 
 
 def no_encoder_message(model_name: str) -> str:
@@ -119,13 +104,9 @@ def add_exemplar_routes(app: FastAPI, predictor, settings,
                                     settings.max_prompt_chars)
             box = parse_box(form.get('box'))
             exemplars.check_room(name)
-            source, data = await read_form_image(form, allowed,
-                                                 settings.max_upload_bytes)
+            source, img = await read_form_image(form, allowed, settings)
         finally:
             await form.close()
-        img = await run_in_threadpool(decode_image, data, source,
-                                      settings.max_upload_bytes,
-                                      settings.max_pixels)
         try:
             box = check_box(box, img.shape[1], img.shape[0])
         except ValueError as err:

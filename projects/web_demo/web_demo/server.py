@@ -26,9 +26,9 @@ from .admission_limit import AdmissionLimit
 from .allowed_paths import AllowedPaths
 from .body_size_limit import BodySizeLimit
 from .errors import InputRejected
-from .exemplar_routes import add_exemplar_routes, read_form_image
+from .exemplar_routes import add_exemplar_routes
 from .exemplar_set import ExemplarSet
-from .image_decoding import decode_image
+from .form_image import read_form_image
 from .predictor import Predictor
 from .request_origin_check import RequestOriginCheck
 from .security_headers import SecurityHeaders, content_security_policy
@@ -227,13 +227,9 @@ def create_app(predictor: Predictor, settings: DemoSettings,
                 settings.max_prompt_chars, allow_empty=snapshot is not None)
             score_thr = parse_score_thr(
                 form.get('score_thr'), settings.default_score_thr)
-            name, data = await read_form_image(form, allowed,
-                                               settings.max_upload_bytes)
+            name, img = await read_form_image(form, allowed, settings)
         finally:
             await form.close()
-        img = await run_in_threadpool(decode_image, data, name,
-                                      settings.max_upload_bytes,
-                                      settings.max_pixels)
         try:
             if snapshot is None:
                 pred = await run_in_threadpool(predictor, img, prompts)
