@@ -363,7 +363,7 @@ def test_app_refuses_another_models_file_at_start(files):
     res = subprocess.run(
         [sys.executable, APP, files['config'], files['checkpoint'],
          '--port', str(free_port()), '--exemplars', path],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert res.returncode != 0
     last = res.stderr.strip().splitlines()[-1]
