@@ -1,11 +1,7 @@
-# yolo_world_l_open with exemplar prompts, as configs/exemplar/rtvpnet_*_open_exemplar.py
-# (the fair comparison). Not trained here (no MMIOC-1M, no GPU).
-_base_ = '../baselines/yolo_world_l_open.py'
+# YOLO-World-L open with exemplar prompts, as rtvpnet_l_open_exemplar.py (the
+# fair comparison). Not trained here (no MMIOC-1M, no GPU).
+_base_ = ['../baselines/yolo_world_l_open.py', '../_base_/models/exemplar_prompts.py']
 
 model = dict(
-    exemplar_encoder=dict(
-        type='ExemplarPromptEncoder', feat_channels=256, num_groups=16),
-    exemplar_train_cfg=dict(
-        swap_prob=0.25,
-        detach_features=True,
-        align_loss=dict(type='InfoNCERegionTextLoss', loss_weight=0.5)))
+    exemplar_encoder=_base_.exemplar_encoder_l,
+    exemplar_train_cfg=_base_.exemplar_train_cfg)
