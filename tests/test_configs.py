@@ -204,7 +204,7 @@ def test_ablations_were_found():
     assert tables == {
         'table7_components', 'table8_expert', 'table9_mask_ratio',
         'table10_activation', 'table11_patch_size', 'table13_visual_encoder',
-        'infonce_geometry'
+        'infonce_geometry', 'speed'
     }
 
 
@@ -260,6 +260,18 @@ def test_ablation_changes_only_its_switch(config, tiny_clip_512,
         assert head == ref.bbox_head
         for key in set(model) | set(ref):
             if key != 'bbox_head':
+                assert model.get(key) == ref.get(key), key
+    elif '/speed/' in config:  # speed switches: the encoder input, EDP's G
+        edp, ref_edp = model.domain_projection, ref.domain_projection
+        if name.endswith('_encoder_half') or name.endswith('_lite'):
+            changed = name.endswith('_encoder_half') or 'edp' not in name
+            assert (model.visual_encoder.get('input_downsample') == 2) == \
+                changed
+        if name.endswith('_edp_lite'):
+            assert edp.branch_strides == (2, 4)
+            assert edp.hidden_channels == ref_edp.hidden_channels // 2
+        for key in set(model) | set(ref):
+            if key not in ('visual_encoder', 'domain_projection'):
                 assert model.get(key) == ref.get(key), key
     else:  # Table X
         act = model.visual_prompt.activation_cfg
