@@ -111,8 +111,12 @@ def add_exemplar_routes(app: FastAPI, predictor, settings,
             box = check_box(box, img.shape[1], img.shape[0])
         except ValueError as err:
             raise InputRejected(f'{source!r}: {err}') from None
-        embedding = await run_in_threadpool(predictor.encode_exemplar, img,
-                                            box)
+        try:
+            embedding = await run_in_threadpool(predictor.encode_exemplar,
+                                                img, box)
+        except ValueError as err:  # e.g. the pipeline dropped the box
+            raise InputRejected(f'{source!r}: the box cannot be encoded '
+                                f'({err})') from err
         entry = exemplars.add(
             PromptRecord(name, EXEMPLAR, source, box), embedding)
         return dict(listing(), added=entry.id)
