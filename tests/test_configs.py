@@ -204,7 +204,7 @@ def test_ablations_were_found():
     assert tables == {
         'table7_components', 'table8_expert', 'table9_mask_ratio',
         'table10_activation', 'table11_patch_size', 'table13_visual_encoder',
-        'infonce_geometry', 'speed'
+        'infonce_geometry', 'speed', 'exemplar'
     }
 
 
@@ -272,6 +272,16 @@ def test_ablation_changes_only_its_switch(config, tiny_clip_512,
             assert edp.hidden_channels == ref_edp.hidden_channels // 2
         for key in set(model) | set(ref):
             if key not in ('visual_encoder', 'domain_projection'):
+                assert model.get(key) == ref.get(key), key
+    elif name.endswith('_exemplar_coupled'):  # exemplar training setting
+        train, ref_train = model.exemplar_train_cfg, ref.exemplar_train_cfg
+        assert (train.swap_prob, train.detach_features,
+                train.align_loss.loss_weight) == (0.5, False, 1.0)
+        assert (ref_train.swap_prob, ref_train.detach_features,
+                ref_train.align_loss.loss_weight) == (0.25, True, 0.5)
+        assert model.exemplar_encoder == ref.exemplar_encoder
+        for key in set(model) | set(ref):
+            if key != 'exemplar_train_cfg':
                 assert model.get(key) == ref.get(key), key
     else:  # Table X
         act = model.visual_prompt.activation_cfg
