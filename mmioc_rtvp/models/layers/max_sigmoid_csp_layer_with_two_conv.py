@@ -48,6 +48,8 @@ class MaxSigmoidCSPLayerWithTwoConv(CSPLayerWithTwoConv):
                  with_scale: bool = False,
                  **kwargs) -> None:
         super().__init__(in_channels, out_channels, **kwargs)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
         parent_final = self.final_conv
         # one more mid-channel branch than the parent's final conv takes
         self.final_conv = ConvModule(

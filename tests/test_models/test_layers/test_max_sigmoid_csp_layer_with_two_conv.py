@@ -16,6 +16,7 @@ def test_channels_and_extra_branch(num_blocks):
     plain = CSPLayerWithTwoConv(12, 16, num_blocks=num_blocks)
     mid = layer.mid_channels
     assert mid == 8
+    assert (layer.in_channels, layer.out_channels) == (12, 16)
     assert isinstance(layer.attn_block, MaxSigmoidAttnBlock)
     assert layer.attn_block.in_channels == mid
     assert layer.attn_block.out_channels == mid
