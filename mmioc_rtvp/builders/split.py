@@ -76,7 +76,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mmioc_rtvp.format.io import (DatasetArrays, class_texts, dump_json,
+from mmioc_rtvp.format.io import (AnnotationArrays, class_texts, dump_json,
                                   load_json, load_mmioc)
 from mmioc_rtvp.format.io import subset as subset_dict
 # CLOSED_SPLITS and OPEN_SPLITS are re-exported (public names of this module)
@@ -91,11 +91,12 @@ def _round_half_up(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
 
 
-def image_class_pairs(arrays: DatasetArrays) -> Tuple[np.ndarray, np.ndarray]:
+def image_class_pairs(
+        arrays: AnnotationArrays) -> Tuple[np.ndarray, np.ndarray]:
     """The distinct (image, class) pairs of the boxes.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
 
     Returns:
         tuple[np.ndarray, np.ndarray]: ``(P,)`` image indices and ``(P,)``
@@ -106,11 +107,11 @@ def image_class_pairs(arrays: DatasetArrays) -> Tuple[np.ndarray, np.ndarray]:
     return keys // k, keys % k
 
 
-def image_strata(arrays: DatasetArrays) -> np.ndarray:
+def image_strata(arrays: AnnotationArrays) -> np.ndarray:
     """The stratum of every image: its rarest class (``-1``: defect-free).
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
 
     Returns:
         np.ndarray: ``(N,)`` int64 class index of each image's rarest class
@@ -170,7 +171,7 @@ def stratified_train_mask(strata: np.ndarray, ratio: float,
     return mask
 
 
-def closed_split(arrays: DatasetArrays,
+def closed_split(arrays: AnnotationArrays,
                  ratio: float = 0.7,
                  seed: int = 0) -> np.ndarray:
     """Per-class stratified image-level train/val split.
@@ -178,7 +179,7 @@ def closed_split(arrays: DatasetArrays,
     See the module docstring for the rule.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         ratio (float): Train share. Defaults to 0.7 (7:3).
         seed (int): Seed. Defaults to 0.
 
@@ -405,13 +406,13 @@ def select_open_classes(embeddings: np.ndarray,
             isolated_seen=bool(isolated_seen)))
 
 
-def open_members(arrays: DatasetArrays, classes: OpenClassSplit,
+def open_members(arrays: AnnotationArrays, classes: OpenClassSplit,
                  closed_train: np.ndarray,
                  holdout_seen: bool = True) -> Dict[str, Tuple]:
     """Images, annotations and categories of every open-split file.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         classes (OpenClassSplit): Seen / unseen classes.
         closed_train (np.ndarray): ``(N,)`` bool closed-split train mask.
         holdout_seen (bool): See the module docstring. Defaults to True.
@@ -452,12 +453,12 @@ def open_members(arrays: DatasetArrays, classes: OpenClassSplit,
     return out
 
 
-def closed_members(arrays: DatasetArrays,
+def closed_members(arrays: AnnotationArrays,
                    closed_train: np.ndarray) -> Dict[str, Tuple]:
     """Images, annotations and categories of the closed-split files.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         closed_train (np.ndarray): ``(N,)`` bool train mask.
 
     Returns:
@@ -473,12 +474,12 @@ def closed_members(arrays: DatasetArrays,
                     cats))
 
 
-def per_class_split_counts(arrays: DatasetArrays,
+def per_class_split_counts(arrays: AnnotationArrays,
                            train_mask: np.ndarray) -> Dict[str, np.ndarray]:
     """Images containing each class, in train and in val.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         train_mask (np.ndarray): ``(N,)`` bool train images.
 
     Returns:
@@ -493,7 +494,7 @@ def per_class_split_counts(arrays: DatasetArrays,
                 val=(total - train).astype(np.int64))
 
 
-def write_similarity_csv(path: str, arrays: DatasetArrays,
+def write_similarity_csv(path: str, arrays: AnnotationArrays,
                          classes: OpenClassSplit) -> None:
     """Write the ``(K, K)`` similarity table with each class's role.
 
@@ -502,7 +503,7 @@ def write_similarity_csv(path: str, arrays: DatasetArrays,
 
     Args:
         path (str): Output CSV.
-        arrays (DatasetArrays): The dataset (class ids and names).
+        arrays (AnnotationArrays): The dataset (class ids and names).
         classes (OpenClassSplit): The split, with ``similarity``.
     """
     role_names = np.array(['isolated', 'seen', 'unseen'])
@@ -518,7 +519,7 @@ def write_similarity_csv(path: str, arrays: DatasetArrays,
             ])
 
 
-def open_class_record(arrays: DatasetArrays,
+def open_class_record(arrays: AnnotationArrays,
                       classes: OpenClassSplit) -> dict:
     """The seen / unseen / isolated lists as a JSON-able dict.
 
@@ -526,7 +527,7 @@ def open_class_record(arrays: DatasetArrays,
     isolated class its most similar other class (when the table is known).
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         classes (OpenClassSplit): The split.
 
     Returns:
@@ -590,7 +591,7 @@ def load_open_classes(path: str, names: Sequence[str]) -> OpenClassSplit:
 
 
 def build_splits(data: dict,
-                 arrays: Optional[DatasetArrays] = None,
+                 arrays: Optional[AnnotationArrays] = None,
                  closed_ratio: float = 0.7,
                  seed: int = 0,
                  open_classes: Optional[OpenClassSplit] = None,
@@ -601,7 +602,7 @@ def build_splits(data: dict,
     Args:
         data (dict): The full annotation dict (records are shared, not
             copied, by the outputs).
-        arrays (DatasetArrays, optional): ``data`` as arrays (built if not
+        arrays (AnnotationArrays, optional): ``data`` as arrays (built if not
             given).
         closed_ratio (float): Train share of the closed split.
         seed (int): Seed of the closed split.
@@ -615,7 +616,7 @@ def build_splits(data: dict,
         summary (counts per split and per class).
     """
     if arrays is None:
-        arrays = DatasetArrays.from_dict(data)
+        arrays = AnnotationArrays.from_dict(data)
     train = closed_split(arrays, closed_ratio, seed)
     members: Dict[str, Tuple] = {}
     if closed:
@@ -724,7 +725,7 @@ def split_mmioc(ann_file: Union[str, dict],
         data, source = load_mmioc(ann_file), ann_file
     timing['load'] = time.perf_counter() - start
     start = time.perf_counter()
-    arrays = DatasetArrays.from_dict(data, source)
+    arrays = AnnotationArrays.from_dict(data, source)
     timing['arrays'] = time.perf_counter() - start
 
     open_classes = None

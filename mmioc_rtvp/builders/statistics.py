@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from mmioc_rtvp.format.io import (DatasetArrays, dump_json, encode_strings,
+from mmioc_rtvp.format.io import (AnnotationArrays, dump_json, encode_strings,
                                   load_mmioc)
 
 #: COCO's area thresholds (pixels^2) between small / medium / large.
@@ -61,7 +61,7 @@ def scale_bucket(areas: np.ndarray) -> np.ndarray:
         side='right').astype(np.int64)
 
 
-def _group_table(arrays: DatasetArrays, class_group: Sequence[str],
+def _group_table(arrays: AnnotationArrays, class_group: Sequence[str],
                  pair_image: np.ndarray, pair_label: np.ndarray,
                  instances: np.ndarray) -> List[dict]:
     """Classes, instances and images of every group of classes."""
@@ -82,11 +82,11 @@ def _group_table(arrays: DatasetArrays, class_group: Sequence[str],
     return rows
 
 
-def compute_statistics(arrays: DatasetArrays, hist_bins: int = 60) -> dict:
+def compute_statistics(arrays: AnnotationArrays, hist_bins: int = 60) -> dict:
     """Every number of the statistics report.
 
     Args:
-        arrays (DatasetArrays): The dataset.
+        arrays (AnnotationArrays): The dataset.
         hist_bins (int): Bins of the ``sqrt(area)`` histogram (log-spaced).
 
     Returns:
@@ -447,7 +447,7 @@ def run_statistics(ann_file: Union[str, dict],
             data = load_mmioc(ann_file) if isinstance(ann_file,
                                                       str) else ann_file
         elif step == 'arrays':
-            arrays = DatasetArrays.from_dict(data, source)
+            arrays = AnnotationArrays.from_dict(data, source)
             data = None  # the records are no longer needed here
         elif step == 'statistics':
             stats = compute_statistics(arrays)

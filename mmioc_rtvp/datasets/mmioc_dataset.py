@@ -14,9 +14,9 @@ from mmyolo.datasets import YOLOv5CocoDataset
 
 from mmioc_rtvp.registry import DATASETS, TASK_UTILS
 from mmioc_rtvp.format.compact_annotations import (
-    CompactAnnotations, JsonArraySpan, JsonSyntaxError,
-    build_compact_annotations, close_buffer, close_members, open_buffer,
-    scan_json_object)
+    JsonArraySpan, JsonSyntaxError, build_compact_annotations, close_buffer,
+    close_members, open_buffer, scan_json_object)
+from mmioc_rtvp.format.io import AnnotationArrays
 from .file_utils import check_dir, check_file, load_json
 
 
@@ -109,7 +109,7 @@ class MMIOCDataset(YOLOv5CocoDataset):
                  data_prefix: dict = dict(img='images/'),
                  lazy_init: bool = False,
                  **kwargs) -> None:
-        self._annotations: Optional[CompactAnnotations] = None
+        self._annotations: Optional[AnnotationArrays] = None
         # image index (file order) and batch shape of every sample
         self._sample_images = np.zeros(0, dtype=np.int64)
         self._sample_batch_shapes: Optional[np.ndarray] = None
@@ -308,7 +308,7 @@ class MMIOCDataset(YOLOv5CocoDataset):
                 logger='current',
                 level=logging.WARNING)
 
-    def _build_annotations(self, members: dict) -> CompactAnnotations:
+    def _build_annotations(self, members: dict) -> AnnotationArrays:
         """The compact arrays of the selected classes."""
         ann_file = self.ann_file
         images = members.get('images')
@@ -395,13 +395,13 @@ class MMIOCDataset(YOLOv5CocoDataset):
         ann = self._annotations
         data_info = dict(
             img_path=osp.join(self.data_prefix['img'], ann.file_name(image)),
-            img_id=int(ann.img_ids[image]),
+            img_id=int(ann.image_ids[image]),
             seg_map_path=None,
             height=ann.heights[image].item(),
             width=ann.widths[image].item())
-        scene = int(ann.scene_codes[image])
+        scene = int(ann.image_scene[image])
         if scene >= 0:
-            data_info['scene'] = ann.scene_values[scene]
+            data_info['scene'] = ann.image_scenes[scene]
         if self.return_classes:
             data_info['text'] = self._metainfo['classes']
             data_info['caption_prompt'] = self.caption_prompt
@@ -410,7 +410,8 @@ class MMIOCDataset(YOLOv5CocoDataset):
         data_info['instances'] = [
             dict(bbox=bbox, bbox_label=label, ignore_flag=flag)
             for bbox, label, flag in
-            zip(ann.bboxes[start:end].tolist(), ann.labels[start:end].tolist(),
+            zip(ann.bboxes[start:end].tolist(),
+                ann.ann_label[start:end].tolist(),
                 ann.ignore_flags[start:end].tolist())
         ]
         return data_info
@@ -457,7 +458,7 @@ class MMIOCDataset(YOLOv5CocoDataset):
         """
         image = int(self._sample_images[idx])
         start, end = self._annotations.inst_offsets[image:image + 2].tolist()
-        return self._annotations.labels[start:end].tolist()
+        return self._annotations.ann_label[start:end].tolist()
 
     @force_full_init
     def __len__(self) -> int:

@@ -3,11 +3,13 @@
 
 What training, the builders and the tools agree on about the files on disk:
 
-- :mod:`~mmioc_rtvp.format.io`: reading and writing annotation files, the
-  annotation arrays of a whole file (:class:`~mmioc_rtvp.format.io.
-  DatasetArrays`).
-- :mod:`~mmioc_rtvp.format.compact_annotations`: the chunked reader and the
-  compact per-image arrays the datasets keep in memory.
+- :mod:`~mmioc_rtvp.format.io`: reading and writing annotation files, and
+  the format's one annotation-array type (:class:`~mmioc_rtvp.format.io.
+  AnnotationArrays`; ``from_dict`` makes the file-order arrays of a parsed
+  file).
+- :mod:`~mmioc_rtvp.format.compact_annotations`: the chunked reader that
+  makes the compact per-image arrays (the same type) the datasets keep in
+  memory.
 - :mod:`~mmioc_rtvp.format.splits`: the split names and which vocabulary file
   goes with which annotation file.
 - :mod:`~mmioc_rtvp.format.taxonomy`: the supercategory / scene hierarchy.

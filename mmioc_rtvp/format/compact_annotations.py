@@ -14,10 +14,10 @@ This module never holds more than a chunk of records as Python objects:
 2. :meth:`JsonArraySpan.iter_chunks` parses the elements with ``orjson``,
    a few thousand at a time, with the cyclic garbage collector paused.
 3. :func:`build_compact_annotations` turns the records into the numpy arrays
-   of :class:`CompactAnnotations`: image ids, file names (one UTF-8 byte
-   blob plus offsets), sizes, scenes, and the valid boxes of the selected
-   classes grouped per image (``(R, 4)`` float32 ``xyxy`` boxes, labels,
-   ignore flags and per-image offsets).
+   of an :class:`~mmioc_rtvp.format.io.AnnotationArrays`: image ids, file
+   names (one UTF-8 byte blob plus offsets), sizes, scenes, and the valid
+   boxes of the selected classes grouped per image (``(R, 4)`` float32
+   ``xyxy`` boxes, labels, ignore flags and per-image offsets).
 
 The arrays are plain numpy arrays (no Python object per record), so
 data-loader workers forked from the main process read the same physical
@@ -25,14 +25,13 @@ pages: reading an element never writes to the page holding it (unlike a list
 of dicts, whose reference counts are written on every access), so the pages
 stay shared copy-on-write.
 """
-from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, Dict, Hashable, List, Optional, Sequence
 
 import numpy as np
 
-from .io import gc_paused, index_of
+from .io import AnnotationArrays, gc_paused, index_of
 # the chunked JSON reading, re-exported (public names of this module)
 from .json_scan import (BLOCK_SIZE, CHUNK_RECORDS, Buffer,  # noqa: F401
                         JsonArraySpan, JsonSyntaxError, close_buffer,
@@ -42,77 +41,15 @@ from .json_scan import (BLOCK_SIZE, CHUNK_RECORDS, Buffer,  # noqa: F401
 _MISSING = object()
 
 
+#: The former name of :class:`~mmioc_rtvp.format.io.AnnotationArrays` (the
+#: same class); its attributes ``img_ids``, ``scene_codes``,
+#: ``scene_values`` and ``labels`` are read-only aliases there.
+CompactAnnotations = AnnotationArrays
+
+
 # ----------------------------------------------------------------------
 # records -> arrays
 # ----------------------------------------------------------------------
-@dataclass
-class CompactAnnotations:
-    """The images and valid boxes of an MMIOC file, as numpy arrays.
-
-    ``N`` images in file order and ``R`` kept instances (boxes of the
-    selected classes that pass the validity checks), grouped by image, in
-    file order within an image.
-
-    Attributes:
-        img_ids (np.ndarray): ``(N,)`` int64 image ids.
-        name_bytes (np.ndarray): ``(B,)`` uint8, the UTF-8 file names, each
-            followed by a NUL byte.
-        name_offsets (np.ndarray): ``(N + 1,)`` int64; the name of image
-            ``i`` is ``name_bytes[name_offsets[i]:name_offsets[i + 1] - 1]``.
-        widths (np.ndarray): ``(N,)`` image widths (int32 when the file has
-            integers, else float64).
-        heights (np.ndarray): ``(N,)`` image heights (same dtype).
-        scene_codes (np.ndarray): ``(N,)`` int32 index into ``scene_values``
-            of the image's ``scene``, ``-1`` when it has none.
-        scene_values (tuple): The distinct ``scene`` values.
-        inst_offsets (np.ndarray): ``(N + 1,)`` int64; the instances of image
-            ``i`` are ``inst_offsets[i]:inst_offsets[i + 1]``.
-        bboxes (np.ndarray): ``(R, 4)`` float32 ``[x1, y1, x2, y2]`` boxes.
-        labels (np.ndarray): ``(R,)`` int32 labels.
-        ignore_flags (np.ndarray): ``(R,)`` uint8, 1 for ``iscrowd`` boxes.
-        box_counts (dict): where every annotation went: ``input`` =
-            ``kept`` + ``other_classes`` + ``ignore_field`` +
-            ``outside_image`` + ``non_positive_area`` + ``under_one_pixel``
-            (each box counted under its first reason in that order), and
-            ``kept_partly_outside``: kept boxes that extend past their image
-            (kept as mmdet's ``CocoDataset`` keeps them; the training
-            transforms clip them).
-    """
-    img_ids: np.ndarray
-    name_bytes: np.ndarray
-    name_offsets: np.ndarray
-    widths: np.ndarray
-    heights: np.ndarray
-    scene_codes: np.ndarray
-    scene_values: tuple
-    inst_offsets: np.ndarray
-    bboxes: np.ndarray
-    labels: np.ndarray
-    ignore_flags: np.ndarray
-    box_counts: Dict[str, int] = field(default_factory=dict)
-
-    @property
-    def num_images(self) -> int:
-        """int: ``N``."""
-        return len(self.img_ids)
-
-    @property
-    def nbytes(self) -> int:
-        """int: Bytes held by the arrays."""
-        return sum(
-            getattr(self, name).nbytes for name in self.__dataclass_fields__
-            if isinstance(getattr(self, name), np.ndarray))
-
-    def file_name(self, index: int) -> str:
-        """The ``file_name`` of image ``index``."""
-        start, end = self.name_offsets[index:index + 2].tolist()
-        return self.name_bytes[start:end - 1].tobytes().decode('utf-8')
-
-    def num_instances(self) -> np.ndarray:
-        """``(N,)`` int64 number of kept instances per image."""
-        return np.diff(self.inst_offsets)
-
-
 def _record_name(records: list, index: int, first: int) -> str:
     """``id X`` of a record, or ``#i (no id)``."""
     record = records[index]
@@ -376,7 +313,7 @@ def build_compact_annotations(
         category_ids: Sequence[Hashable],
         category_labels: Sequence[int],
         source: str,
-        chunk_size: int = CHUNK_RECORDS) -> CompactAnnotations:
+        chunk_size: int = CHUNK_RECORDS) -> AnnotationArrays:
     """Turn the image and annotation records into compact arrays.
 
     A box is kept when its category is selected (``category_labels >= 0``),
@@ -397,7 +334,9 @@ def build_compact_annotations(
         chunk_size (int): Records parsed at a time.
 
     Returns:
-        CompactAnnotations: The arrays.
+        AnnotationArrays: The kept boxes grouped by image (``inst_offsets``),
+        ``xyxy`` float32, with the file names, ``ignore_flags`` and
+        ``box_counts``; no category table, ids or areas.
 
     Raises:
         ValueError: A malformed record (the message names ``source``, the
@@ -432,7 +371,7 @@ def _compact_sizes(values: np.ndarray) -> np.ndarray:
 
 
 def _assemble(images: _ImageColumns, anns: _AnnotationColumns,
-              category_labels: np.ndarray, source: str) -> CompactAnnotations:
+              category_labels: np.ndarray, source: str) -> AnnotationArrays:
     """Join the annotations to their images and keep the valid boxes."""
     img_ids = _concat(images.ids, np.int64)
     order = np.argsort(img_ids, kind='stable')
@@ -480,17 +419,18 @@ def _assemble(images: _ImageColumns, anns: _AnnotationColumns,
     name_offsets = np.zeros(len(img_ids) + 1, dtype=np.int64)
     name_offsets[1:] = np.flatnonzero(names == 0) + 1
     scene_values = tuple(v for v in images.scene_lookup if v is not _MISSING)
-    return CompactAnnotations(
-        img_ids=img_ids,
-        name_bytes=names,
-        name_offsets=name_offsets,
+    return AnnotationArrays(
+        image_ids=img_ids,
         widths=_compact_sizes(widths),
         heights=_compact_sizes(heights),
-        scene_codes=_concat(images.scenes, np.int32),
-        scene_values=scene_values,
-        inst_offsets=inst_offsets,
+        image_scene=_concat(images.scenes, np.int32),
+        image_scenes=scene_values,
+        ann_label=labels[kept].astype(np.int32),
         bboxes=boxes.astype(np.float32),
-        labels=labels[kept].astype(np.int32),
+        box_format='xyxy',
+        name_bytes=names,
+        name_offsets=name_offsets,
+        inst_offsets=inst_offsets,
         ignore_flags=anns.crowd[kept].astype(np.uint8),
         box_counts=box_counts)
 

@@ -4,8 +4,9 @@
 MMIOC-1M annotation files hold a million images and several million boxes.
 They are parsed with ``orjson`` (several times faster than the standard
 ``json`` module, which is the fallback) and turned once into the numpy arrays
-of :class:`DatasetArrays`, on which the split, statistics and validation code
-works without per-record Python loops.
+of :class:`AnnotationArrays` (the format's one annotation-array type), on
+which the split, statistics and validation code works without per-record
+Python loops.
 
 Nothing here imports torch, mmengine or mmdet (only numpy and orjson).
 """
@@ -13,7 +14,7 @@ import gc
 import json
 import os.path as osp
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -266,49 +267,91 @@ def encode_strings(values: Sequence[Optional[str]]) -> Tuple[np.ndarray,
 
 
 @dataclass
-class DatasetArrays:
-    """An MMIOC annotation file as compact arrays.
+class AnnotationArrays:
+    """The images, annotations and categories of an MMIOC file as arrays.
 
-    ``N`` images, ``M`` annotations and ``K`` categories, each in file order.
-    Built by :meth:`from_dict`, which refuses inconsistent data (run
-    ``tools/dataset_converters/validate_mmioc.py`` for a full report).
+    The one array type of the format, made by two readers:
+
+    - :meth:`from_dict` (the builders: split, statistics): every annotation
+      of a parsed file, in file order, with COCO ``xywh`` float64 boxes and
+      the category table; inconsistent data is refused (run
+      ``tools/dataset_converters/validate_mmioc.py`` for a full report).
+    - :func:`~mmioc_rtvp.format.compact_annotations.build_compact_annotations`
+      (the datasets): read in chunks, only the valid boxes of the selected
+      classes, grouped by image (``inst_offsets``), as ``xyxy`` float32
+      boxes, with the file names and ``box_counts``; nothing per category.
+
+    ``N`` images in file order, ``R`` annotations, ``K`` categories. A field
+    a reader does not fill is ``None``.
 
     Attributes:
         image_ids (np.ndarray): ``(N,)`` int64 image ids.
-        widths (np.ndarray): ``(N,)`` float64 image widths.
-        heights (np.ndarray): ``(N,)`` float64 image heights.
-        image_scene (np.ndarray): ``(N,)`` int64 index into ``image_scenes``
-            of the image's ``scene`` field, ``-1`` without one.
-        image_scenes (list[str]): Distinct ``scene`` fields of the images.
-        ann_ids (np.ndarray): ``(M,)`` int64 annotation ids.
-        ann_image (np.ndarray): ``(M,)`` int64 index of the image of each
-            annotation (into the image arrays).
-        ann_label (np.ndarray): ``(M,)`` int64 index of the category of each
-            annotation (into ``categories``).
-        bboxes (np.ndarray): ``(M, 4)`` float64 COCO ``[x, y, w, h]`` boxes.
-        areas (np.ndarray): ``(M,)`` float64 ``area`` fields; ``w * h`` of
-            the box where the field is missing.
-        category_ids (np.ndarray): ``(K,)`` int64 category ids.
-        names (list[str]): ``K`` category names.
-        supercategories (list[str]): ``K`` supercategories (``''`` if none).
-        scenes (list[str]): ``K`` category scenes (``''`` if none).
-        texts (list[list[str]]): ``K`` prompt lists (``[name]`` if none).
+        widths (np.ndarray): ``(N,)`` image widths (float64 from
+            :meth:`from_dict`; int32 from the chunked reader when the file
+            has integers).
+        heights (np.ndarray): ``(N,)`` image heights (same dtype).
+        image_scene (np.ndarray): ``(N,)`` index into ``image_scenes`` of
+            the image's ``scene`` field, ``-1`` without one.
+        image_scenes (Sequence): The distinct ``scene`` values, in order of
+            first appearance.
+        ann_ids (np.ndarray, optional): ``(R,)`` int64 annotation ids.
+        ann_image (np.ndarray, optional): ``(R,)`` int64 index of the image
+            of each annotation (into the image arrays).
+        ann_label (np.ndarray): ``(R,)`` label of each annotation: the index
+            of its category (:meth:`from_dict`) or its selected-class label.
+        bboxes (np.ndarray): ``(R, 4)`` boxes in ``box_format``.
+        areas (np.ndarray, optional): ``(R,)`` float64 ``area`` fields;
+            ``w * h`` of the box where the field is missing.
+        category_ids (np.ndarray, optional): ``(K,)`` int64 category ids.
+        names (list[str], optional): ``K`` category names.
+        supercategories (list[str], optional): ``K`` supercategories (``''``
+            if none).
+        scenes (list[str], optional): ``K`` category scenes (``''`` if
+            none).
+        texts (list[list[str]], optional): ``K`` prompt lists (``[name]`` if
+            none).
+        box_format (str): ``'xywh'`` (COCO ``[x, y, w, h]``) or ``'xyxy'``
+            (``[x1, y1, x2, y2]``).
+        name_bytes (np.ndarray, optional): ``(B,)`` uint8, the UTF-8 file
+            names, each followed by a NUL byte.
+        name_offsets (np.ndarray, optional): ``(N + 1,)`` int64; the name of
+            image ``i`` is ``name_bytes[name_offsets[i]:name_offsets[i + 1]
+            - 1]``.
+        inst_offsets (np.ndarray, optional): ``(N + 1,)`` int64, set when the
+            annotations are grouped by image: those of image ``i`` are
+            ``inst_offsets[i]:inst_offsets[i + 1]``.
+        ignore_flags (np.ndarray, optional): ``(R,)`` uint8, 1 for
+            ``iscrowd`` boxes.
+        box_counts (dict): Where every annotation of the file went (chunked
+            reader): ``input`` = ``kept`` + ``other_classes`` +
+            ``ignore_field`` + ``outside_image`` + ``non_positive_area`` +
+            ``under_one_pixel`` (each box counted under its first reason in
+            that order), and ``kept_partly_outside``: kept boxes that extend
+            past their image (kept as mmdet's ``CocoDataset`` keeps them; the
+            training transforms clip them).
     """
+    # the order of the first fields is that of the former DatasetArrays
     image_ids: np.ndarray
     widths: np.ndarray
     heights: np.ndarray
     image_scene: np.ndarray
-    image_scenes: List[str]
-    ann_ids: np.ndarray
-    ann_image: np.ndarray
-    ann_label: np.ndarray
-    bboxes: np.ndarray
-    areas: np.ndarray
-    category_ids: np.ndarray
-    names: List[str]
-    supercategories: List[str]
-    scenes: List[str]
-    texts: List[List[str]]
+    image_scenes: Sequence
+    ann_ids: Optional[np.ndarray] = None
+    ann_image: Optional[np.ndarray] = None
+    ann_label: Optional[np.ndarray] = None
+    bboxes: Optional[np.ndarray] = None
+    areas: Optional[np.ndarray] = None
+    category_ids: Optional[np.ndarray] = None
+    names: Optional[List[str]] = None
+    supercategories: Optional[List[str]] = None
+    scenes: Optional[List[str]] = None
+    texts: Optional[List[List[str]]] = None
+    box_format: str = 'xywh'
+    name_bytes: Optional[np.ndarray] = None
+    name_offsets: Optional[np.ndarray] = None
+    inst_offsets: Optional[np.ndarray] = None
+    ignore_flags: Optional[np.ndarray] = None
+    box_counts: Dict[str, int] = field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -317,16 +360,65 @@ class DatasetArrays:
 
     @property
     def num_annotations(self) -> int:
-        """int: ``M``."""
-        return len(self.ann_ids)
+        """int: ``R``."""
+        return len(self.bboxes)
 
     @property
     def num_categories(self) -> int:
-        """int: ``K``."""
-        return len(self.category_ids)
+        """int: ``K`` (the category table must have been read)."""
+        return len(self._need('category_ids'))
+
+    @property
+    def nbytes(self) -> int:
+        """int: Bytes held by the arrays."""
+        return sum(
+            getattr(self, name).nbytes for name in self.__dataclass_fields__
+            if isinstance(getattr(self, name), np.ndarray))
+
+    def file_name(self, index: int) -> str:
+        """The ``file_name`` of image ``index`` (names must have been read)."""
+        start, end = self._need('name_offsets')[index:index + 2].tolist()
+        return self.name_bytes[start:end - 1].tobytes().decode('utf-8')
+
+    def num_instances(self) -> np.ndarray:
+        """``(N,)`` int64 number of annotations per image."""
+        if self.inst_offsets is not None:
+            return np.diff(self.inst_offsets)
+        return np.bincount(
+            self._need('ann_image'),
+            minlength=self.num_images).astype(np.int64)
+
+    def _need(self, name: str) -> Any:
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f'these annotation arrays have no {name}: the '
+                             'reader that made them does not fill it')
+        return value
+
+    # the attribute names of the former CompactAnnotations
+    @property
+    def img_ids(self) -> np.ndarray:
+        """np.ndarray: ``image_ids``."""
+        return self.image_ids
+
+    @property
+    def scene_codes(self) -> np.ndarray:
+        """np.ndarray: ``image_scene``."""
+        return self.image_scene
+
+    @property
+    def scene_values(self) -> Sequence:
+        """Sequence: ``image_scenes``."""
+        return self.image_scenes
+
+    @property
+    def labels(self) -> np.ndarray:
+        """np.ndarray: ``ann_label``."""
+        return self.ann_label
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = '<dict>') -> 'DatasetArrays':
+    def from_dict(cls, data: dict,
+                  source: str = '<dict>') -> 'AnnotationArrays':
         """Build the arrays from a parsed MMIOC annotation file.
 
         Args:
@@ -334,7 +426,8 @@ class DatasetArrays:
             source (str): Where it comes from, for error messages.
 
         Returns:
-            DatasetArrays: The arrays.
+            AnnotationArrays: File-order arrays with ``xywh`` boxes and the
+            category table.
 
         Raises:
             ValueError: A malformed or inconsistent record (the message names
@@ -347,7 +440,7 @@ class DatasetArrays:
             return cls._from_dict(data, source)
 
     @classmethod
-    def _from_dict(cls, data: dict, source: str) -> 'DatasetArrays':
+    def _from_dict(cls, data: dict, source: str) -> 'AnnotationArrays':
         check_structure(data, source)
         images, anns, cats = (data['images'], data['annotations'],
                               data['categories'])
@@ -441,6 +534,10 @@ class DatasetArrays:
             supercategories=[text(c, 'supercategory') for c in cats],
             scenes=[text(c, 'scene') for c in cats],
             texts=texts)
+
+
+#: The former name of :class:`AnnotationArrays` (the same class).
+DatasetArrays = AnnotationArrays
 
 
 def _sorted_unique(ids: np.ndarray, what: str,

@@ -175,7 +175,7 @@ def benchmark_toolkit(num_images: int = 1_000_000,
     """Time the split and statistics code on a synthetic dataset.
 
     Steps: ``generate`` (not part of the budget), ``arrays`` (records ->
-    :class:`~mmioc_rtvp.format.io.DatasetArrays`), ``closed_split``,
+    :class:`~mmioc_rtvp.format.io.AnnotationArrays`), ``closed_split``,
     ``open_classes`` (random 64-d class embeddings, threshold 1.0),
     ``build_splits`` (the six annotation dicts), ``statistics``; with
     ``out_dir`` also ``write_splits`` (JSON files) and ``plots``.
@@ -192,7 +192,7 @@ def benchmark_toolkit(num_images: int = 1_000_000,
     """
     import os.path as osp
 
-    from mmioc_rtvp.format.io import DatasetArrays, dump_json
+    from mmioc_rtvp.format.io import AnnotationArrays, dump_json
     from mmioc_rtvp.builders.split import (build_splits, closed_split,
                                            select_open_classes)
     from mmioc_rtvp.builders.statistics import (compute_statistics,
@@ -207,7 +207,7 @@ def benchmark_toolkit(num_images: int = 1_000_000,
 
     data = timed('generate', make_synthetic_mmioc, num_images, num_boxes,
                  seed=seed)
-    arrays = timed('arrays', DatasetArrays.from_dict, data)
+    arrays = timed('arrays', AnnotationArrays.from_dict, data)
     timed('closed_split', closed_split, arrays, 0.7, seed)
     embeddings = np.random.default_rng(seed).normal(
         size=(arrays.num_categories, 64))
