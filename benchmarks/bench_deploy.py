@@ -47,10 +47,11 @@ import numpy as np
 import torch
 
 from benchmarks.bench_latency import (Variant, add_benchmark_args,
-                                      check_benchmark_args, get_flops,
-                                      machine_info, time_variants)
+                                      check_benchmark_args, machine_info,
+                                      time_variants)
 from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,
                                build_metadata, export_onnx)
+from mmioc_rtvp.testing import stand_in_model
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -66,7 +67,7 @@ def prepare(args: argparse.Namespace, work_dir: str, image: torch.Tensor
     variants, diffs, notes = [], {}, []
     gen = torch.Generator().manual_seed(args.seed)
     for name, key in MODELS:
-        model, _, model_notes, prompts = get_flops.build_model(
+        model, _, model_notes, prompts = stand_in_model.build_model(
             getattr(args, key), work_dir, args.texts)
         notes += [n for n in model_notes if n not in notes]
         runtime = prompts is not None
@@ -155,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    get_flops.quiet_transformers()
+    stand_in_model.quiet_transformers()
     torch.manual_seed(args.seed)
     image = torch.rand(1, 3, args.shape, args.shape)
     with tempfile.TemporaryDirectory(prefix='bench_deploy_') as work_dir:
