@@ -1,6 +1,7 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """Tests of MMIOCInferencer on a tiny RTVPNet (128 px, random weights)."""
 import json
+import os
 import os.path as osp
 import shutil
 
@@ -15,6 +16,7 @@ from mmengine.registry import init_default_scope
 
 from mmioc_rtvp.apis import MMIOCInferencer, OKNGThreshold
 from mmioc_rtvp.apis.image_pipeline import find_pipeline
+from mmioc_rtvp.apis.inference_inputs import NOT_AN_IMAGE_NAME
 from mmioc_rtvp.apis.ok_ng import default_threshold_file
 from mmioc_rtvp.registry import MODELS
 from .conftest import CLASS_PROMPTS, save_checkpoint
@@ -87,8 +89,11 @@ def test_folder_glob_skipped_and_counts_reconcile(images, inferencer,
     assert sorted(osp.basename(n) for n in names) == [
         'img_0.png', 'img_1.png', 'img_2.png'
     ]
-    assert out['skipped'] == [(str(folder / 'broken.png'),
-                               'not a decodable image')]
+    # every file of the folder is accounted for: read, or skipped with why
+    assert out['skipped'] == [
+        (str(folder / 'broken.png'), 'not a decodable image'),
+        (str(folder / 'notes.txt'), NOT_AN_IMAGE_NAME)]
+    assert len(names) + len(out['skipped']) == len(os.listdir(folder))
     out = inferencer([str(folder / 'img_*.png'), str(folder / 'gone.png'),
                       str(folder / 'x*.jpg')], texts=SINGLE)
     assert len(out['predictions']) == 3
