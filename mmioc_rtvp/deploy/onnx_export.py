@@ -20,6 +20,8 @@ from .ort_detector import METADATA_KEY
 
 #: Name of the dynamic vocabulary axis (K) of ``text_feats`` and ``scores``.
 VOCAB_AXIS = 'num_texts'
+#: Name of the dynamic batch axis (B) of every input and output.
+BATCH_AXIS = 'batch'
 DEFAULT_OPSET = 17
 
 
@@ -128,16 +130,18 @@ def export_onnx(exportable: ExportableDetector,
                 image_shape: Tuple[int, int],
                 metadata: Dict[str, Any],
                 example_num_texts: int = 4,
-                opset: int = DEFAULT_OPSET) -> str:
+                opset: int = DEFAULT_OPSET,
+                dynamic_batch: bool = False) -> str:
     """Trace the module into an ONNX file and attach its metadata.
 
-    The image size and batch (1) are fixed; with a run-time vocabulary the
-    K axis of ``text_feats`` (1, K, D) and of ``scores`` (1, N, K) is
-    dynamic (``num_texts``). Uses PyTorch's TorchScript-based exporter
-    (``dynamo=False``): the detectors' Python-side shape checks trace as
-    constants of the fixed image size, which the ``torch.export`` path
-    would reject. What is traced is :func:`export_friendly_copy` of the
-    module.
+    The image size is fixed (the priors are constants of the graph); the
+    batch is 1, or dynamic (``batch``) with ``dynamic_batch``; with a
+    run-time vocabulary the K axis of ``text_feats`` (B, K, D) and of
+    ``scores`` (B, N, K) is dynamic (``num_texts``). Uses PyTorch's
+    TorchScript-based exporter (``dynamo=False``): the detectors'
+    Python-side shape checks trace as constants of the fixed image size,
+    which the ``torch.export`` path would reject. What is traced is
+    :func:`export_friendly_copy` of the module.
 
     Args:
         exportable (ExportableDetector): The module (eval mode).
@@ -148,6 +152,9 @@ def export_onnx(exportable: ExportableDetector,
             under ``metadata_props[METADATA_KEY]``.
         example_num_texts (int): K of the example used for tracing.
         opset (int): ONNX opset. Defaults to 17.
+        dynamic_batch (bool): Make the batch axis dynamic (traced with a
+            batch of 2, so that no batch size becomes a constant); stored
+            as ``metadata['dynamic_batch']``.
 
     Returns:
         str: ``path``.
@@ -158,17 +165,22 @@ def export_onnx(exportable: ExportableDetector,
                          f'{h}x{w}')
     exportable = export_friendly_copy(exportable).eval()
     param = next(exportable.parameters())
+    batch = 2 if dynamic_batch else 1
     args: List[torch.Tensor] = [
-        torch.zeros(1, 3, h, w, dtype=param.dtype, device=param.device)
+        torch.zeros(batch, 3, h, w, dtype=param.dtype, device=param.device)
     ]
-    dynamic_axes = None
+    names = exportable.input_names + exportable.output_names
+    dynamic_axes = {n: {0: BATCH_AXIS} for n in names} if dynamic_batch \
+        else {n: {} for n in names}
     if exportable.runtime_vocabulary:
         gen = torch.Generator().manual_seed(0)
-        texts = torch.randn(1, example_num_texts, exportable.embed_dims,
+        texts = torch.randn(batch, example_num_texts, exportable.embed_dims,
                             generator=gen)
         args.append(nn.functional.normalize(texts, dim=-1).to(param))
-        dynamic_axes = {'text_feats': {1: VOCAB_AXIS},
-                        'scores': {2: VOCAB_AXIS}}
+        dynamic_axes['text_feats'][1] = VOCAB_AXIS
+        dynamic_axes['scores'][2] = VOCAB_AXIS
+    dynamic_axes = {k: v for k, v in dynamic_axes.items() if v} or None
+    metadata = dict(metadata, dynamic_batch=bool(dynamic_batch))
     return trace_to_onnx(exportable, tuple(args), path,
                          exportable.input_names, exportable.output_names,
                          dynamic_axes, metadata, opset)

@@ -173,6 +173,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(MiniLMTextEncoder) and its tokenizer to DIR '
                         '(mmioc_rtvp.deploy.ORTTextEncoder reads it)')
     parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--dynamic-batch', action='store_true',
+                        help='dynamic batch axis (B images per call, '
+                        'e.g. for folder throughput); default batch 1')
     parser.add_argument('--check', action='store_true',
                         help='compare eager and ONNX Runtime on a random '
                         'input and print the largest differences')
@@ -196,7 +199,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         extra=dict(config=osp.abspath(args.config),
                    checkpoint=args.checkpoint, opset=args.opset))
     start = time.perf_counter()
-    export_onnx(exportable, args.out, shape, meta, opset=args.opset)
+    export_onnx(exportable, args.out, shape, meta, opset=args.opset,
+                dynamic_batch=args.dynamic_batch)
     size_mb = osp.getsize(args.out) / 2**20
     print(f'wrote {args.out} ({size_mb:.1f} MB, {meta["kind"]}, input '
           f'{shape[0]}x{shape[1]}, {time.perf_counter() - start:.1f} s)')
