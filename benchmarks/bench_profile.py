@@ -11,8 +11,9 @@ T-V / V-T, head and box decoding; no text encoder, no NMS), eager, under
 
 1. **per-module time** (1 thread): forward pre- and post-hooks on the
    detector's parts (expert, visual encoder, EDP, RVP, adapters, neck, V-T,
-   head; ``--depth 2`` adds their children), mean ms per call over ``--iters`` calls; ``other`` is the
-   total minus the rows (decoding, glue code, hook overhead);
+   head; ``--depth 2`` adds their children), mean ms per call over
+   ``--iters`` calls; ``other`` is the total minus the rows (decoding, glue
+   code, hook overhead);
 2. **latency at each of ``--threads``** (default 1 and 2): median / p90,
    models timed round-robin, and each model's ratio to the first model
    that is not RTVPNet (``--reference``, default YOLO-World-S);
