@@ -4,7 +4,8 @@
 The demo's figures need the full 20 epochs (README); this checks that every
 step runs in order and leaves what its summary names: the trained
 checkpoint, the unseen-class test (metrics and predictions), the
-free-text drawing and the refined-visual-prompt map.
+free-text drawing, the refined-visual-prompt map and the text vs
+exemplar-classes drawing.
 """
 import glob
 import os
@@ -40,9 +41,10 @@ def test_demo_script_runs_every_step(mini_workspace, tmp_path):
                           timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    steps = [out.index(f'== demo {k}/4') for k in range(1, 5)]
+    steps = [out.index(f'== demo {k}/5') for k in range(1, 6)]
     assert steps == sorted(steps), 'steps out of order'
     assert 'skipped' not in out[steps[3]:steps[3] + 200]
+    assert 'skipped' not in out[steps[4]:steps[4] + 200]
     summary = out[out.index('== demo summary'):]
     for line in ('unseen bbox_mAP_50', 'seen   bbox_mAP', 'checkpoint'):
         assert line in summary, summary
@@ -52,3 +54,6 @@ def test_demo_script_runs_every_step(mini_workspace, tmp_path):
     assert osp.getsize(osp.join(work_dir, 'prediction.jpg')) > 0
     maps = glob.glob(osp.join(work_dir, 'prompt_maps', '*.png'))
     assert maps and f'visual prompt map   : {sorted(maps)[0]}' in summary
+    side_by_side = osp.join(work_dir, 'text_vs_exemplars.jpg')
+    assert osp.getsize(side_by_side) > 0
+    assert f'text vs exemplars   : {side_by_side}' in summary

@@ -97,7 +97,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     work_dir = osp.splitext(args.out)[0] + '_files'
     ev = KShotEvaluator(model, cfg, work_dir, root + args.ann_file)
-    support_json, query_json, support = ev.split(args.shots, args.seed)
+    shots = args.shots
+    while True:  # a small dataset may hold fewer images of a class
+        try:
+            support_json, query_json, support = ev.split(shots, args.seed)
+            break
+        except ValueError as err:
+            if shots == 1:
+                print(f'exemplar_demo: {err}', file=sys.stderr)
+                return 1
+            shots -= 1
+    if shots != args.shots:
+        print(f'exemplar_demo: {args.shots} support images per class do not '
+              f'leave a query image of every class; using {shots}')
     text = ev.text_embeddings()
     exemplar = ev.exemplar_embeddings(support_json)
     # the first query image with a box (no choice by result)
@@ -119,12 +131,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                       args.score_thr, boxes)
     right = draw_panel(
         image, by_exemplar, names,
-        f'{args.shots}-shot exemplar classes', args.score_thr, boxes)
+        f'{shots}-shot exemplar classes', args.score_thr, boxes)
     gap = np.full((left.shape[0], 8, 3), 255, np.uint8)
     out = np.hstack([left, gap, right])
     cv2.imwrite(args.out, out)
     print(f'exemplar_demo: {osp.basename(by_text.img_path)} (a {truth!r} '
-          f'image; support: {args.shots} images per class, '
+          f'image; support: {shots} images per class, '
           f'{sum(len(v) for v in support.values())} in all, none of them '
           f'this one) -> {args.out}')
     return 0
