@@ -21,7 +21,9 @@ from mmioc_rtvp.prompts import (BOTH, MixedVocabulary, PromptEmbeddings,
                                 build_mixed_vocabulary,
                                 check_prompt_embeddings_model, class_specs,
                                 load_prompt_embeddings)
-from .image_pipeline import SKIPPED_TRANSFORMS, find_pipeline
+# SKIPPED_TRANSFORMS and find_pipeline stay importable from here
+from .image_pipeline import (SKIPPED_TRANSFORMS, build_array_pipeline,  # noqa
+                             find_pipeline)
 from .inference_inputs import (MAX_IMAGE_PIXELS, InferenceInput, InputsType,
                                expand_inputs, iter_images, num_images)
 from .model_fingerprint import model_fingerprint, text_embed_dim
@@ -211,27 +213,7 @@ class MMIOCInferencer(DetInferencer):
         """The test pipeline without annotation / dataset-text loading,
         reading decoded arrays (images are decoded by the inferencer, so
         that an unreadable file is reported and skipped)."""
-        pipeline = find_pipeline(cfg.test_dataloader.dataset)
-        if not pipeline:
-            raise ValueError('the config\'s test_dataloader has no pipeline')
-        steps = []
-        for step in pipeline:
-            name = str(step['type']).split('.')[-1]
-            if name in SKIPPED_TRANSFORMS:
-                continue
-            step = dict(step)
-            if name == 'LoadImageFromFile':
-                step = dict(type='mmdet.LoadImageFromNDArray')
-            if 'meta_keys' in step:
-                step['meta_keys'] = tuple(
-                    k for k in step['meta_keys']
-                    if k not in DROPPED_META_KEYS)
-            steps.append(step)
-        if not any(str(s['type']).endswith('LoadImageFromNDArray')
-                   for s in steps):
-            raise ValueError('the test pipeline of the config has no '
-                             'LoadImageFromFile step')
-        return Compose(steps)
+        return build_array_pipeline(cfg, DROPPED_META_KEYS)
 
     def _init_collate(self, cfg: Config):
         """``pseudo_collate``: batches are lists of ``(InferenceInput,
