@@ -308,6 +308,16 @@ def _train_image_ids(cfg: Config, data_root: str) -> set:
         return {img['id'] for img in json.load(f)['images']}
 
 
+def excluded_queries(cfg: Config, data_root: str,
+                     heldout_from: Sequence[str] = ()) -> set:
+    """Image ids never used as queries: the training images of ``cfg``
+    and of every config file in ``heldout_from`` (under ``data_root``)."""
+    exclude = _train_image_ids(cfg, data_root)
+    for other in heldout_from:
+        exclude |= _train_image_ids(Config.fromfile(other), data_root)
+    return exclude
+
+
 def prompt_tuning_row(steps: int = 200, lr: float = 0.05) -> Callable:
     """The ``tuned`` row: every class embedding learned from the support
     images by :func:`tune_class_embeddings` (weights frozen), starting from
@@ -342,7 +352,8 @@ def run_kshot(config: str,
               seed: int = 0,
               ann_file: str = 'annotations/open_val.json',
               class_texts: str = 'texts/unseen_class_texts.json',
-              tune: Optional[Callable] = None) -> dict:
+              tune: Optional[Callable] = None,
+              heldout_from: Sequence[str] = ()) -> dict:
     """Score one checkpoint with every k-shot row; write ``kshot.json``.
 
     Rows: ``text`` (each class's first prompt, as the config's test uses
@@ -368,6 +379,10 @@ def run_kshot(config: str,
         ann_file (str): Annotation file below ``data_root``.
         class_texts (str): Class-text file below ``data_root``.
         tune (callable, optional): Prompt tuning (the ``tuned`` row).
+        heldout_from (Sequence[str]): Configs whose training images are
+            left out of the queries too, so that this run is scored on the
+            same queries as theirs (e.g. the closed ceiling's). The support
+            draws do not change.
 
     Returns:
         dict: What ``kshot.json`` holds.
@@ -386,7 +401,7 @@ def run_kshot(config: str,
         cfg.test_evaluator.pop(key, None)
     model, _ = build_detector(cfg, checkpoint)
     ev = KShotEvaluator(model, cfg, work_dir, root + ann_file)
-    exclude = _train_image_ids(cfg, root)
+    exclude = excluded_queries(cfg, root, heldout_from)
     has_encoder = getattr(model, 'exemplar_encoder', None) is not None
     wanted = ['text', 'text_ensemble']
     if has_encoder:
@@ -402,6 +417,7 @@ def run_kshot(config: str,
             results = previous.get('results', {})
     out = dict(config=config, seed=seed, checkpoint=checkpoint,
                data_root=data_root, excluded_train_images=len(exclude),
+               heldout_from=list(heldout_from),
                results=results)
     text = ev.text_embeddings()
     ensemble = ev.text_embeddings(ensemble=True)
@@ -444,6 +460,10 @@ def kshot_tables(runs: Sequence[dict], summarise: Callable,
     cells: Dict[Tuple[str, int, str], Dict[str, list]] = {}
     for run in runs:
         name = osp.splitext(osp.basename(run['config']))[0]
+        held = [osp.splitext(osp.basename(c))[0]
+                for c in run.get('heldout_from', ())]
+        if held:
+            name += f" (queries outside {', '.join(held)}'s training)"
         for res in run['results'].values():
             base = res['rows'].get('text', {})
             for row, sc in res['rows'].items():

@@ -2,8 +2,12 @@
 """The k-shot protocol's draw, subsets and tables (no model needed)."""
 import pytest
 
-from mmioc_rtvp.apis.kshot_protocol import (draw_support, kshot_tables,
-                                            subset_coco)
+import json
+
+from mmengine.config import Config
+
+from mmioc_rtvp.apis.kshot_protocol import (draw_support, excluded_queries,
+                                            kshot_tables, subset_coco)
 
 
 def _coco():
@@ -72,3 +76,48 @@ def test_tables_pair_rows_with_text_of_the_same_run():
     # paired: (0.2 - 0.1 + 0.5 - 0.2) / 2 = 0.2; ratio (2 + 2.5) / 2 = 2.25
     assert '| 0.350 | 0.700 | +0.200 | +0.400 | 2.25x | 10' in ex_row
     assert '| 0,1 | 0 |' in ex_row
+
+
+def _summarise(values, signed=False):
+    if not values:
+        return '-'
+    mean = sum(values) / len(values)
+    return f'{mean:+.3f}' if signed else f'{mean:.3f}'
+
+
+def _table(head, rows):
+    return '\n'.join(' | '.join(r) for r in [head, *rows])
+
+
+def _train_config(tmp_path, name, ann_file, image_ids):
+    (tmp_path / 'annotations').mkdir(exist_ok=True)
+    with open(tmp_path / ann_file, 'w') as f:
+        json.dump(dict(images=[dict(id=i) for i in image_ids]), f)
+    path = tmp_path / f'{name}.py'
+    path.write_text('train_dataloader = dict(dataset=dict(type="W", '
+                    f'dataset=dict(ann_file="{ann_file}")))\n')
+    return str(path)
+
+
+def test_excluded_queries_adds_the_training_images_of_heldout_configs(
+        tmp_path):
+    own = _train_config(tmp_path, 'open', 'annotations/open_train.json',
+                        [1, 2])
+    closed = _train_config(tmp_path, 'closed',
+                           'annotations/closed_train.json', [2, 3, 7])
+    root = str(tmp_path)
+    assert excluded_queries(Config.fromfile(own), root) == {1, 2}
+    assert excluded_queries(Config.fromfile(own), root,
+                            [closed]) == {1, 2, 3, 7}
+
+
+def test_tables_name_the_runs_scored_on_heldout_queries():
+    res = {'k5_draw0': dict(k=5, draw=0, queries=4, rows=dict(
+        text=dict(AP=0.1, AP50=0.2)))}
+    runs = [dict(config='configs/a.py', seed=0, results=res),
+            dict(config='configs/a.py', seed=0, results=res,
+                 heldout_from=['configs/rtvpnet_s_closed_mini.py'])]
+    out = kshot_tables(runs, _summarise, _table).splitlines()
+    names = sorted(line.split(' | ')[0] for line in out[1:])
+    assert names == [
+        'a', "a (queries outside rtvpnet_s_closed_mini's training)"]

@@ -372,25 +372,32 @@ def summarize_paired(root: str, reference: str) -> str:
 
 
 def kshot_one(result: dict, root: str, data_root: str, shots: Sequence[int],
-              draws: Sequence[int], tune_steps: int = 0) -> dict:
+              draws: Sequence[int], tune_steps: int = 0,
+              heldout_from: Sequence[str] = ()) -> dict:
     """Score one trained run with every k-shot row (see the module doc);
-    the scores are kept in ``kshot.json`` beside its ``result.json``;
-    ``tune_steps`` > 0 adds the prompt-tuned row."""
+    the scores are kept in ``kshot/kshot.json`` beside its
+    ``result.json``; ``tune_steps`` > 0 adds the prompt-tuned row.
+    ``heldout_from`` (configs) also leaves their training images out of the
+    queries; those scores go to ``kshot_heldout-<names>/``."""
     from mmioc_rtvp.apis.kshot_protocol import prompt_tuning_row, run_kshot
     tune = prompt_tuning_row(tune_steps) if tune_steps > 0 else None
     work_dir = osp.join(root, run_name(result['config']),
                         f"seed{result['seed']}")
+    sub = 'kshot'
+    if heldout_from:
+        sub += '_heldout-' + '-'.join(run_name(c) for c in heldout_from)
     return run_kshot(result['config'], result['checkpoint'],
-                     osp.join(work_dir, 'kshot'), data_root, shots, draws,
+                     osp.join(work_dir, sub), data_root, shots, draws,
                      options=result.get('options', []),
-                     seed=result['seed'], tune=tune)
+                     seed=result['seed'], tune=tune,
+                     heldout_from=heldout_from)
 
 
 def summarize_kshot(root: str) -> str:
     """Markdown tables of every ``kshot.json`` under ``root``."""
     from mmioc_rtvp.apis.kshot_protocol import kshot_tables
     runs = []
-    for path in sorted(glob.glob(osp.join(root, '*', 'seed*', 'kshot',
+    for path in sorted(glob.glob(osp.join(root, '*', 'seed*', 'kshot*',
                                           'kshot.json'))):
         with open(path) as f:
             runs.append(json.load(f))
@@ -431,6 +438,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     kshot.add_argument('--tune-steps', type=int, default=200,
                        help='prompt-tuning steps of the tuned row (0: no '
                        'tuned row)')
+    kshot.add_argument('--heldout-from', nargs='+', default=[],
+                       metavar='CONFIG',
+                       help='also leave these configs\' training images out '
+                       'of the queries (score on the queries of a closed '
+                       'ceiling run)')
     kshot.add_argument('--summarize', action='store_true',
                        help='print the tables of the scored runs')
     run.add_argument('--data-root', default=None,
@@ -457,7 +469,7 @@ def main_kshot(args: argparse.Namespace) -> int:
         for result in runs:
             try:
                 kshot_one(result, args.root, args.data_root, args.shots,
-                          args.draws, args.tune_steps)
+                          args.draws, args.tune_steps, args.heldout_from)
             except Exception as err:  # reported, the other runs go on
                 print(f'learning_check: FAILED kshot {config} seed '
                       f"{result['seed']}: {err}", file=sys.stderr)
