@@ -47,8 +47,8 @@ import numpy as np
 import torch
 
 from benchmarks.bench_latency import (Variant, add_benchmark_args,
-                                      check_benchmark_args, machine_info,
-                                      time_variants)
+                                      check_benchmark_args, load_average_line,
+                                      machine_info, time_stats, time_variants)
 from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,
                                build_metadata, export_onnx)
 from mmioc_rtvp.testing import stand_in_model
@@ -112,12 +112,7 @@ def summarise(variants: List[Variant],
         row = dict(model=name, **diffs[name])
         for backend in ('eager', 'onnxruntime'):
             v = next(v for v in variants if v.name == f'{name} {backend}')
-            ms = np.asarray(v.times) * 1e3
-            row[backend] = dict(
-                median_ms=float(np.median(ms)),
-                p90_ms=float(np.percentile(ms, 90)),
-                min_ms=float(ms.min()),
-                iters=len(ms))
+            row[backend] = time_stats(v.times)
         row['speedup'] = (row['eager']['median_ms'] /
                           row['onnxruntime']['median_ms'])
         rows.append(row)
@@ -174,9 +169,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f'({before["usable_cpus"]} usable), python {before["python"]}, '
           f'torch {before["torch"]}, onnxruntime {onnxruntime.__version__}, '
           f'{before["threads"]} intra-op threads (both backends)')
-    print('load average (1/5/15 min) before: ' +
-          ' '.join(f'{x:.2f}' for x in before['load_average']) +
-          ', after: ' + ' '.join(f'{x:.2f}' for x in after['load_average']))
+    print(load_average_line(before, after))
     print(f'input 1x3x{args.shape}x{args.shape}, K={args.texts} text '
           f'embeddings (run-time vocabulary input), {args.warmup} warm-up + '
           f'{args.iters} timed calls per variant, round-robin; network + '

@@ -48,7 +48,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -92,6 +92,32 @@ def machine_info() -> Dict[str, object]:
         interop_threads=torch.get_num_interop_threads(),
         mkldnn=torch.backends.mkldnn.is_available(),
         load_average=list(os.getloadavg()))
+
+
+def machine_line(info: Dict[str, object]) -> str:
+    """One line describing :func:`machine_info`'s machine and threads."""
+    return (f'machine: {info["cpu"]}, {info["logical_cpus"]} logical CPUs '
+            f'({info["usable_cpus"]} usable), python {info["python"]}, '
+            f'torch {info["torch"]}, {info["threads"]} intra-op threads '
+            f'({info["interop_threads"]} inter-op), mkldnn {info["mkldnn"]}')
+
+
+def load_average_line(before: Dict[str, object],
+                      after: Dict[str, object]) -> str:
+    """The load averages of two :func:`machine_info` calls (before and
+    after the timed part of a run)."""
+    return ('load average (1/5/15 min) before: ' +
+            ' '.join(f'{x:.2f}' for x in before['load_average']) +
+            ', after: ' + ' '.join(f'{x:.2f}' for x in after['load_average']))
+
+
+def time_stats(seconds: Sequence[float]) -> Dict[str, float]:
+    """Count, median, 90th percentile, minimum and mean (ms) of timings
+    given in seconds."""
+    ms = np.asarray(seconds) * 1e3
+    return dict(iters=len(ms), median_ms=float(np.median(ms)),
+                p90_ms=float(np.percentile(ms, 90)), min_ms=float(ms.min()),
+                mean_ms=float(ms.mean()))
 
 
 def _samples(prompts: Optional[List[str]], size: int) -> Optional[list]:
@@ -180,17 +206,7 @@ def time_variants(variants: List[Variant], iters: int,
 
 def summarise(variants: List[Variant]) -> List[Dict[str, object]]:
     """Median / p90 / min / mean in ms and ratios of medians."""
-    rows = []
-    for v in variants:
-        ms = np.asarray(v.times) * 1e3
-        rows.append(
-            dict(
-                name=v.name,
-                iters=len(ms),
-                median_ms=float(np.median(ms)),
-                p90_ms=float(np.percentile(ms, 90)),
-                min_ms=float(ms.min()),
-                mean_ms=float(ms.mean())))
+    rows = [dict(name=v.name, **time_stats(v.times)) for v in variants]
     by_name = {r['name']: r for r in rows}
     ref = rows[0]['median_ms']
     for r in rows:
@@ -293,14 +309,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     time_variants(variants, args.iters, args.warmup)
     after = machine_info()
     rows = summarise(variants)
-    print(f'machine: {before["cpu"]}, {before["logical_cpus"]} logical CPUs '
-          f'({before["usable_cpus"]} usable), python {before["python"]}, '
-          f'torch {before["torch"]}, {before["threads"]} intra-op threads '
-          f'({before["interop_threads"]} inter-op), mkldnn '
-          f'{before["mkldnn"]}')
-    print('load average (1/5/15 min) before: ' +
-          ' '.join(f'{x:.2f}' for x in before['load_average']) +
-          ', after: ' + ' '.join(f'{x:.2f}' for x in after['load_average']))
+    print(machine_line(before))
+    print(load_average_line(before, after))
     print(f'input 1x3x{args.shape}x{args.shape}, K={args.texts} prompts, '
           f'{args.warmup} warm-up + {args.iters} timed calls per variant, '
           'round-robin; mode=\'tensor\' (no decoding / NMS), '

@@ -50,14 +50,14 @@ import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.bench_latency import machine_info  # noqa: E402
+from benchmarks.bench_latency import (load_average_line,  # noqa: E402
+                                      machine_info, time_stats)
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                build_metadata, export_onnx)
 from mmioc_rtvp.testing import stand_in_model  # noqa: E402
@@ -259,13 +259,7 @@ def time_round_robin(calls: Sequence[Tuple[str, callable]], iters: int,
                 start = time.perf_counter()
                 call()
                 times[name].append(time.perf_counter() - start)
-    out = {}
-    for name, values in times.items():
-        ms = np.asarray(values) * 1e3
-        out[name] = dict(median_ms=float(np.median(ms)),
-                         p90_ms=float(np.percentile(ms, 90)),
-                         min_ms=float(ms.min()), iters=len(ms))
-    return out
+    return {name: time_stats(values) for name, values in times.items()}
 
 
 def _rss_kb(field: str) -> Optional[int]:
@@ -564,9 +558,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         after = machine_info()
     print(f'machine: {before["cpu"]}, {before["logical_cpus"]} logical CPUs '
           f'({before["usable_cpus"]} usable), torch {before["torch"]}')
-    print('load average (1/5/15 min) before: ' +
-          ' '.join(f'{x:.2f}' for x in before['load_average']) +
-          ', after: ' + ' '.join(f'{x:.2f}' for x in after['load_average']))
+    print(load_average_line(before, after))
     print(f'input 1x3x{args.shape}x{args.shape}, K={args.texts}, '
           f'{args.warmup} warm-up + {args.iters} timed calls; network + '
           'decoding (ExportableDetector), no text encoder, no NMS')
