@@ -25,7 +25,11 @@ are skipped and listed at the end with their reasons, so that images
 processed + inputs skipped = files given; the exit status is 0 unless
 nothing could be read. ``--backend onnxruntime --onnx
 FILE`` runs a file of tools/deploy/export_onnx.py instead of the PyTorch
-network (docs/deploy.md).
+network (docs/deploy.md). Throughput on a folder: ``--batch-size N`` runs
+N images per forward (with onnxruntime, in one call for a file exported
+with ``--dynamic-batch``), ``--workers N`` decodes and letterboxes the next
+images in N threads while the model runs; outputs are the same
+(benchmarks/bench_infer.py measures images/s).
 """
 import argparse
 import collections
@@ -61,7 +65,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--class-use', nargs='+', default=[], metavar='NAME=USE',
         help='per-class use (both, exemplars or text)')
     parser.add_argument('--out-dir', default='work_dirs/infer')
-    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images per forward (default 1)')
+    parser.add_argument(
+        '--workers', type=int, default=0,
+        help='loader threads decoding and letterboxing the next images '
+        'while the model runs (default 0: none)')
     parser.add_argument('--frame-stride', type=int, default=1)
     parser.add_argument(
         '--score-thr', type=float, default=0.3,
@@ -91,6 +100,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.batch_size < 1 or args.workers < 0:
+        print(f'infer: need --batch-size >= 1 and --workers >= 0 (got '
+              f'{args.batch_size}, {args.workers})', file=sys.stderr)
+        return 2
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             print(f'infer: no such file: {path}', file=sys.stderr)
@@ -131,8 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     out = inferencer(
         args.inputs, texts=texts, batch_size=args.batch_size,
-        frame_stride=args.frame_stride, pred_score_thr=args.score_thr,
-        out_dir=args.out_dir, no_save_vis=args.no_vis, no_save_pred=False)
+        num_workers=args.workers, frame_stride=args.frame_stride,
+        pred_score_thr=args.score_thr, out_dir=args.out_dir,
+        no_save_vis=args.no_vis, no_save_pred=False)
     preds = out['predictions']
     verdicts = collections.Counter(p['verdict'] for p in preds)
     boxes = sum(sum(s >= args.score_thr for s in p['scores']) for p in preds)

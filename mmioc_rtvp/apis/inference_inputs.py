@@ -1,13 +1,18 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """What the inferencer reads: images, folders, globs, videos, arrays."""
+import collections
+import copy
 import glob
 import io
 import os
 import os.path as osp
 import re
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Deque, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import cv2
 import numpy as np
@@ -237,6 +242,44 @@ def num_images(items: Sequence[Union[InferenceInput, VideoInput]],
         int(it.error is None) for it in items)
 
 
+def _pending_images(items: Sequence[Union[InferenceInput, VideoInput]],
+                    stride: int) -> Iterator[InferenceInput]:
+    """Every image of ``items`` in order: files not decoded yet, arrays, and
+    video frames (decoded here, one after the other); a video that cannot
+    be opened is an item with ``error`` set."""
+    for item in items:
+        if not isinstance(item, VideoInput):
+            yield item
+            continue
+        try:
+            yield from read_video(item.path, stride)
+        except OSError as err:
+            yield InferenceInput(name=item.path, error=str(err))
+
+
+def load_image(item: InferenceInput,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> Optional[str]:
+    """Decode ``item`` if it is a file, and check its pixels.
+
+    Args:
+        item (InferenceInput): The image; ``item.img`` is set on success.
+        max_pixels (int): Largest image decoded (see :func:`read_image`).
+
+    Returns:
+        str, optional: Why ``item`` gives no image; None when it does.
+    """
+    if item.error is not None:
+        return item.error
+    if item.img is None:
+        try:
+            item.img = read_image(item.path, max_pixels)
+        except OSError as err:
+            return str(err)
+    if item.img.ndim != 3 or item.img.shape[2] != 3:
+        return f'expected (H, W, 3) pixels, got shape {tuple(item.img.shape)}'
+    return None
+
+
 def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
                 stride: int,
                 skipped: List[Tuple[str, str]],
@@ -247,31 +290,92 @@ def iter_images(items: Sequence[Union[InferenceInput, VideoInput]],
     Args:
         items: From :func:`expand_inputs`.
         stride (int): Frame stride of videos.
-        max_pixels (int): Largest image decoded (see :func:`read_image`).
         skipped (list): Receives ``(name, reason)`` of every input that
             could not be read; nothing else is dropped.
+        max_pixels (int): Largest image decoded (see :func:`read_image`).
 
     Yields:
         InferenceInput: With ``img`` set.
     """
-    for item in items:
-        if isinstance(item, VideoInput):
-            try:
-                yield from read_video(item.path, stride)
-            except OSError as err:
-                skipped.append((item.path, str(err)))
-            continue
-        if item.error is not None:
-            skipped.append((item.name, item.error))
-            continue
-        if item.img is None:
-            try:
-                item.img = read_image(item.path, max_pixels)
-            except OSError as err:
-                skipped.append((item.name, str(err)))
-                continue
-        if item.img.ndim != 3 or item.img.shape[2] != 3:
-            skipped.append((item.name, f'expected (H, W, 3) pixels, got '
-                            f'shape {tuple(item.img.shape)}'))
-            continue
-        yield item
+    for item in _pending_images(items, stride):
+        reason = load_image(item, max_pixels)
+        if reason is None:
+            yield item
+        else:
+            skipped.append((item.name, reason))
+
+
+def iter_loaded(items: Sequence[Union[InferenceInput, VideoInput]],
+                stride: int,
+                skipped: List[Tuple[str, str]],
+                pipeline: Callable[[dict], Any],
+                max_pixels: int = MAX_IMAGE_PIXELS,
+                num_workers: int = 0,
+                prefetch: int = 1) -> Iterator[Tuple[InferenceInput, Any]]:
+    """:func:`iter_images` followed by a test pipeline, optionally in
+    loader threads.
+
+    With ``num_workers`` > 0, the next images are decoded and run through
+    the pipeline by that many threads (each with its own copy of
+    ``pipeline``) while the caller works on the current ones, at most
+    ``prefetch + num_workers`` images ahead. The images, their order and
+    ``skipped`` (order included) are those of ``num_workers=0``; an
+    exception of the pipeline reaches the caller at its image.
+
+    Args:
+        items: From :func:`expand_inputs`.
+        stride (int): Frame stride of videos.
+        skipped (list): Receives ``(name, reason)`` of every input that
+            could not be read, in input order.
+        pipeline (Callable): Takes ``dict(img=(H, W, 3) BGR uint8)`` (e.g.
+            :func:`~.image_pipeline.build_array_pipeline`'s result).
+        max_pixels (int): Largest image decoded (see :func:`read_image`).
+        num_workers (int): Loader threads; 0 loads in the calling thread.
+        prefetch (int): Images the caller takes at a time (its batch).
+
+    Yields:
+        tuple: ``(item, pipeline(dict(img=item.img)))``.
+    """
+    if num_workers < 0:
+        raise ValueError(f'num_workers must be >= 0, got {num_workers}')
+    local = threading.local()
+
+    def load(item: InferenceInput) -> Tuple[InferenceInput, Optional[str],
+                                            Any]:
+        reason = load_image(item, max_pixels)
+        if reason is not None:
+            return item, reason, None
+        if num_workers:  # a test transform may keep state between calls
+            if not hasattr(local, 'pipeline'):
+                local.pipeline = copy.deepcopy(pipeline)
+            return item, None, local.pipeline(dict(img=item.img))
+        return item, None, pipeline(dict(img=item.img))
+
+    pending = _pending_images(items, stride)
+    results = (map(load, pending) if not num_workers else _ordered_map(
+        load, pending, num_workers, max(1, prefetch) + num_workers))
+    for item, reason, data in results:
+        if reason is None:
+            yield item, data
+        else:
+            skipped.append((item.name, reason))
+
+
+def _ordered_map(func: Callable, inputs: Iterable, num_workers: int,
+                 ahead: int) -> Iterator:
+    """``map(func, inputs)`` in a thread pool, in order, with at most
+    ``ahead`` inputs taken and not yet returned (bounded memory on a
+    long stream); pending work is cancelled when the caller stops."""
+    queue: Deque[Future] = collections.deque()
+    with ThreadPoolExecutor(num_workers,
+                            thread_name_prefix='mmioc-loader') as pool:
+        try:
+            for value in inputs:
+                queue.append(pool.submit(func, value))
+                if len(queue) >= ahead:
+                    yield queue.popleft().result()
+            while queue:
+                yield queue.popleft().result()
+        finally:
+            for future in queue:
+                future.cancel()

@@ -25,7 +25,7 @@ from mmioc_rtvp.prompts import (BOTH, MixedVocabulary, PromptEmbeddings,
 from .image_pipeline import (SKIPPED_TRANSFORMS, build_array_pipeline,  # noqa
                              find_pipeline)
 from .inference_inputs import (MAX_IMAGE_PIXELS, InferenceInput, InputsType,
-                               expand_inputs, iter_images, num_images)
+                               expand_inputs, iter_loaded, num_images)
 from .model_fingerprint import model_fingerprint, text_embed_dim
 from .model_loading import BAKED_KEY, build_detector
 from .ok_ng import (OKNGThreshold, default_threshold_file,
@@ -425,21 +425,28 @@ class MMIOCInferencer(DetInferencer):
         :func:`~.inference_inputs.expand_inputs`)."""
         return expand_inputs(inputs)
 
-    def preprocess(self, inputs: list, batch_size: int = 1, **kwargs):
+    def preprocess(self,
+                   inputs: list,
+                   batch_size: int = 1,
+                   num_workers: int = 0,
+                   **kwargs):
         """Batches of ``(InferenceInput list, collated data)``, decoded
-        lazily; unreadable inputs are recorded in ``self._skipped``."""
+        lazily (by ``num_workers`` loader threads ahead of the model, see
+        :func:`~.inference_inputs.iter_loaded`); unreadable inputs are
+        recorded in ``self._skipped``."""
         total = math.ceil(num_images(inputs, self._frame_stride) /
                           batch_size)
-        images = iter_images(inputs, self._frame_stride, self._skipped,
-                             self.max_pixels)
-        chunks = self._get_chunk_data(images, batch_size)
+        loaded = iter_loaded(inputs, self._frame_stride, self._skipped,
+                             self.pipeline, self.max_pixels, num_workers,
+                             prefetch=batch_size)
+        chunks = self._get_chunk_data(loaded, batch_size)
         return _SizedBatches(map(self.collate_fn, chunks), total)
 
     def _get_chunk_data(self, inputs, chunk_size: int):
         """Lists of ``chunk_size`` ``(InferenceInput, pipeline output)``."""
         chunk = []
-        for item in inputs:
-            chunk.append((item, self.pipeline(dict(img=item.img))))
+        for pair in inputs:
+            chunk.append(pair)
             if len(chunk) == chunk_size:
                 yield chunk
                 chunk = []
@@ -617,7 +624,8 @@ class MMIOCInferencer(DetInferencer):
                  return_datasamples: bool = False,
                  print_result: bool = False,
                  no_save_pred: bool = True,
-                 out_dir: str = '') -> dict:
+                 out_dir: str = '',
+                 num_workers: int = 0) -> dict:
         """Detect the vocabulary's classes in ``inputs``.
 
         Args:
@@ -640,6 +648,9 @@ class MMIOCInferencer(DetInferencer):
             no_save_pred (bool): Do not write ``predictions.json``.
                 Defaults to True.
             out_dir (str): Output folder ('' writes nothing).
+            num_workers (int): Loader threads decoding and letterboxing
+                the next images while the model runs (0: none); outputs
+                and skipped inputs are the same. Defaults to 0.
 
         Returns:
             dict: ``predictions``, ``visualization``, ``skipped`` (list of
@@ -649,6 +660,8 @@ class MMIOCInferencer(DetInferencer):
             raise ValueError(f'frame_stride must be >= 1, got {frame_stride}')
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if num_workers < 0:
+            raise ValueError(f'num_workers must be >= 0, got {num_workers}')
         init_default_scope(self.scope)
         if texts is not None:
             self.set_vocabulary(texts)
@@ -657,7 +670,8 @@ class MMIOCInferencer(DetInferencer):
         self._frame_stride = frame_stride
         self._skipped, self._records, self._vis_names = [], [], set()
         items = self._inputs_to_list(inputs)
-        batches = self.preprocess(items, batch_size=batch_size)
+        batches = self.preprocess(items, batch_size=batch_size,
+                                  num_workers=num_workers)
         out = dict(predictions=[], visualization=[])
         for batch_inputs, data in self._track(batches):
             preds = self.forward(data)

@@ -1,9 +1,10 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
 """ONNX Runtime backend for the files of tools/deploy/export_onnx.py."""
 import json
+import logging
 import os.path as osp
 import warnings
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -18,6 +19,11 @@ UNIT_NORM_TOLERANCE = 1e-3
 #: here so that the runner imports neither torch nor onnx).
 METADATA_KEY = 'mmioc_rtvp'
 
+_logger = logging.getLogger(__name__)
+#: A batch of images: (B, 3, H, W), or a sequence of (3, H, W) or
+#: (1, 3, H, W) arrays.
+Images = Union[np.ndarray, Sequence[np.ndarray]]
+
 
 class ORTDetector:
     """Run an exported detector with ONNX Runtime and post-process it.
@@ -28,12 +34,17 @@ class ORTDetector:
     (:func:`~mmioc_rtvp.deploy.postprocess.postprocess_detections`) with the
     model's ``test_cfg`` stored in the file (``test_cfg`` overrides it).
 
+    A batch (:meth:`predict_batch`) runs as one session call when the
+    file's batch axis is dynamic (``export_onnx(dynamic_batch=True)``,
+    ``--dynamic-batch``), else one call per image.
+
     Example (run-time vocabulary; the embeddings come from the project's
     text encoder, e.g. ``model.backbone.forward_text`` or
     ``tools/misc/precompute_text_embeddings.py``)::
 
         det = ORTDetector('rtvpnet.onnx')
         out = det.predict(image, text_feats=embeddings)   # (1, K, D)
+        outs = det.predict_batch([im0, im1, im2], embeddings, metas)
 
     Args:
         path (str): The ``.onnx`` file.
@@ -72,11 +83,20 @@ class ORTDetector:
         self.test_cfg = dict(test_cfg if test_cfg is not None else
                              self.metadata['test_cfg'])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self._fixed_batch_logged = False
 
     @property
     def runtime_vocabulary(self) -> bool:
         """Whether the file takes ``text_feats`` as an input."""
         return 'text_feats' in self.input_names
+
+    @property
+    def dynamic_batch(self) -> bool:
+        """Whether the file takes any batch in one call (its ``image``
+        input has a named or unknown first axis rather than 1)."""
+        image = next(i for i in self.session.get_inputs()
+                     if i.name == 'image')
+        return not isinstance(image.shape[0], int)
 
     @property
     def fingerprint(self) -> str:
@@ -131,21 +151,38 @@ class ORTDetector:
             return [v if isinstance(v, str) else v[0] for v in vocabulary]
         return self.metadata.get('class_names')
 
-    def _check_inputs(self, image: np.ndarray,
-                      text_feats: Optional[np.ndarray]) -> Dict[str, Any]:
-        """The feed dict, after checking shapes."""
-        expected = (1, 3) + self.image_shape
-        if tuple(image.shape) != expected:
-            raise ValueError(f'{self.path}: the image must be {expected} '
-                             f'(fixed at export), got {tuple(image.shape)}')
-        feed = dict(image=np.ascontiguousarray(image, dtype=np.float32))
+    def _checked_images(self, images: Images) -> np.ndarray:
+        """``images`` as one (B, 3, H, W) float32 array, after checking
+        shapes."""
+        expected = (3, ) + self.image_shape
+        if not isinstance(images, np.ndarray):
+            arrays = [np.asarray(i) for i in images]
+            for i, array in enumerate(arrays):
+                if array.shape not in (expected, (1, ) + expected):
+                    raise ValueError(
+                        f'{self.path}: image {i} must be {expected} (the '
+                        f'size is fixed at export), got {array.shape}')
+            images = np.stack([a.reshape(expected) for a in arrays]) \
+                if arrays else np.zeros((0, ) + expected)
+        if images.ndim != 4 or tuple(images.shape[1:]) != expected or \
+                not len(images):
+            raise ValueError(f'{self.path}: images must be (B, {expected[0]}, '
+                             f'{expected[1]}, {expected[2]}) with B >= 1 (the '
+                             'size is fixed at export), got '
+                             f'{tuple(images.shape)}')
+        return np.ascontiguousarray(images, dtype=np.float32)
+
+    def _checked_text_feats(self, text_feats: Optional[np.ndarray]
+                            ) -> Optional[np.ndarray]:
+        """``text_feats`` as (1, K, D) float32 unit rows (None for a file
+        without the input), after checking shapes and values."""
         if not self.runtime_vocabulary:
             if text_feats is not None:
                 raise ValueError(
                     f'{self.path} has a baked vocabulary (or fixed classes) '
                     'and takes no text_feats; export with '
                     '--runtime-vocabulary to change it at run time')
-            return feed
+            return None
         d = self.metadata['embed_dims']
         if text_feats is None:
             raise ValueError(f'{self.path} takes the vocabulary at run time: '
@@ -158,9 +195,8 @@ class ORTDetector:
                              f'got {tuple(text_feats.shape)}')
         if text_feats.shape[1] == 0:
             raise ValueError(f'{self.path}: empty vocabulary (K=0)')
-        feed['text_feats'] = self._checked_embeddings(
+        return self._checked_embeddings(
             np.asarray(text_feats, dtype=np.float32))
-        return feed
 
     def _checked_embeddings(self, text_feats: np.ndarray) -> np.ndarray:
         """``text_feats`` (1, K, D) with unit rows, or a refusal.
@@ -194,23 +230,49 @@ class ORTDetector:
         return np.ascontiguousarray(feats[None], dtype=np.float32)
 
     def forward(self,
-                image: np.ndarray,
+                image: Images,
                 text_feats: Optional[np.ndarray] = None
                 ) -> Tuple[np.ndarray, np.ndarray]:
         """Boxes and scores of every prior.
 
         Args:
-            image (np.ndarray): (1, 3, H, W) float32, the data preprocessor's
-                output (see ``metadata['preprocess']``).
+            image (np.ndarray | Sequence[np.ndarray]): (B, 3, H, W) float32,
+                the data preprocessor's output (see
+                ``metadata['preprocess']``), or a sequence of (3, H, W) /
+                (1, 3, H, W) arrays. B > 1 runs as one session call when
+                :attr:`dynamic_batch`, else as B calls of one image.
             text_feats (np.ndarray, optional): (1, K, D) or (K, D) float32
-                embeddings (run-time vocabulary files only).
+                embeddings, one vocabulary for the whole batch (run-time
+                vocabulary files only).
 
         Returns:
-            tuple[np.ndarray, np.ndarray]: boxes (1, N, 4) xyxy in input
-            pixels and scores (1, N, K).
+            tuple[np.ndarray, np.ndarray]: boxes (B, N, 4) xyxy in input
+            pixels and scores (B, N, K).
         """
-        boxes, scores = self.session.run(
-            ['boxes', 'scores'], self._check_inputs(image, text_feats))
+        images = self._checked_images(image)
+        feats = self._checked_text_feats(text_feats)
+        if len(images) == 1 or self.dynamic_batch:
+            return self._run(images, feats)
+        if not self._fixed_batch_logged:
+            self._fixed_batch_logged = True
+            _logger.warning(
+                '%s has a fixed batch of 1: a batch of %d images runs as '
+                'one session call per image (export with --dynamic-batch '
+                'to run it in one call)', self.path, len(images))
+        outs = [self._run(images[i:i + 1], feats) for i in range(len(images))]
+        return (np.concatenate([boxes for boxes, _ in outs]),
+                np.concatenate([scores for _, scores in outs]))
+
+    def _run(self, images: np.ndarray, text_feats: Optional[np.ndarray]
+             ) -> Tuple[np.ndarray, np.ndarray]:
+        """One session call on checked inputs; the (1, K, D) vocabulary is
+        repeated for each image of the batch."""
+        feed = dict(image=images)
+        if text_feats is not None:
+            feed['text_feats'] = np.ascontiguousarray(
+                np.broadcast_to(text_feats,
+                                (len(images), ) + text_feats.shape[1:]))
+        boxes, scores = self.session.run(['boxes', 'scores'], feed)
         return boxes, scores
 
     def predict(self,
@@ -220,7 +282,8 @@ class ORTDetector:
         """Detections of one preprocessed image.
 
         Args:
-            image (np.ndarray): See :meth:`forward`.
+            image (np.ndarray): (1, 3, H, W) or (3, H, W); see
+                :meth:`forward`.
             text_feats (np.ndarray, optional): See :meth:`forward`.
             img_meta (Mapping, optional): ``ori_shape``, ``scale_factor``
                 and ``pad_param`` of the test pipeline, to return boxes in
@@ -230,6 +293,38 @@ class ORTDetector:
             dict[str, np.ndarray]: ``bboxes`` (M, 4), ``scores`` (M,) and
             ``labels`` (M,) indexing the vocabulary (or classes).
         """
-        boxes, scores = self.forward(image, text_feats)
-        return postprocess_detections(boxes[0], scores[0], self.test_cfg,
-                                      img_meta)
+        if isinstance(image, np.ndarray) and image.ndim == 4 and \
+                len(image) != 1:
+            raise ValueError(f'{self.path}: predict takes one image, got a '
+                             f'batch of {len(image)}; use predict_batch')
+        return self.predict_batch([image], text_feats, [img_meta])[0]
+
+    def predict_batch(self,
+                      images: Images,
+                      text_feats: Optional[np.ndarray] = None,
+                      img_metas: Optional[Sequence[Optional[Mapping]]] = None
+                      ) -> List[Dict[str, np.ndarray]]:
+        """Detections of a batch of preprocessed images, the same as
+        :meth:`predict` of each image.
+
+        Args:
+            images (np.ndarray | Sequence[np.ndarray]): See :meth:`forward`.
+            text_feats (np.ndarray, optional): One vocabulary for all; see
+                :meth:`forward`.
+            img_metas (Sequence[Mapping], optional): One ``img_meta`` per
+                image (see :meth:`predict`); None keeps input pixels.
+
+        Returns:
+            list[dict[str, np.ndarray]]: One :meth:`predict` result per
+            image, in order.
+        """
+        boxes, scores = self.forward(images, text_feats)
+        if img_metas is None:
+            img_metas = [None] * len(boxes)
+        if len(img_metas) != len(boxes):
+            raise ValueError(f'{self.path}: {len(img_metas)} img_metas for '
+                             f'{len(boxes)} images')
+        return [
+            postprocess_detections(b, s, self.test_cfg, meta)
+            for b, s, meta in zip(boxes, scores, img_metas)
+        ]

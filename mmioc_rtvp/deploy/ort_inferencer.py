@@ -21,7 +21,8 @@ class ORTInferencer(MMIOCInferencer):
     parsing and prompt ensembles, the text encoder (outside the graph),
     OK/NG verdicts, drawing and the COCO-style results. :meth:`forward`
     runs :class:`ORTDetector` (graph + numpy score filter / NMS with the
-    model's ``test_cfg``) on each image of the batch.
+    model's ``test_cfg``) on the batch: one session call for a file with a
+    dynamic batch axis (``--dynamic-batch``), one per image otherwise.
 
     - run-time-vocabulary files take the current vocabulary's (1, K, D)
       embeddings, computed by the config's text encoder: ``texts`` may
@@ -116,9 +117,10 @@ class ORTInferencer(MMIOCInferencer):
         if self.ort.runtime_vocabulary:
             text_feats = self.text_feats.detach().cpu().numpy()
         samples = batch['data_samples']
-        for image, sample in zip(batch['inputs'], samples):
-            out = self.ort.predict(image[None].cpu().numpy(), text_feats,
-                                   sample.metainfo)
+        images = [image.cpu().numpy() for image in batch['inputs']]
+        outs = self.ort.predict_batch(images, text_feats,
+                                      [s.metainfo for s in samples])
+        for out, sample in zip(outs, samples):
             sample.pred_instances = InstanceData(
                 bboxes=torch.from_numpy(out['bboxes']),
                 scores=torch.from_numpy(out['scores']),

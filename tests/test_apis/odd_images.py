@@ -35,6 +35,18 @@ def _encoded(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def write_video(path: str, num_frames: int) -> str:
+    """An MJPG ``.avi`` of ``num_frames`` 64 x 48 frames, frame ``i`` of
+    grey level ``40 * i``."""
+    import cv2
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 5,
+                             (64, 48))
+    for i in range(num_frames):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    return path
+
+
 def huge_png(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of ``width`` x ``height`` black pixels, a few
     hundred KB on disk (written row by row: never held as pixels)."""

@@ -20,6 +20,7 @@ from mmioc_rtvp.apis.inference_inputs import NOT_AN_IMAGE_NAME
 from mmioc_rtvp.apis.ok_ng import default_threshold_file
 from mmioc_rtvp.registry import MODELS
 from .conftest import CLASS_PROMPTS, save_checkpoint
+from .odd_images import write_video
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 SINGLE = [p[0] for p in CLASS_PROMPTS]
@@ -175,12 +176,7 @@ def test_threshold_file_next_to_the_checkpoint_is_read(
 
 
 def test_video_frames_with_stride(images, inferencer, tmp_path):
-    path = str(tmp_path / 'line.avi')
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 5,
-                             (64, 48))
-    for i in range(5):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    writer.release()
+    path = write_video(str(tmp_path / 'line.avi'), 5)
     out = inferencer(path, texts=SINGLE, frame_stride=2)
     assert [p['image'] for p in out['predictions']] == [
         f'{path}#0', f'{path}#2', f'{path}#4'

@@ -2,14 +2,17 @@
 """read_image / expand_inputs on the files a user's folder may hold: every
 file is either decoded to the right pixels or skipped with its reason."""
 import os.path as osp
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from mmioc_rtvp.apis.inference_inputs import (MAX_IMAGE_PIXELS,
                                               expand_inputs, iter_images,
-                                              read_image)
-from tests.test_apis.odd_images import huge_png, write_odd_folder
+                                              iter_loaded, read_image)
+from tests.test_apis.odd_images import (huge_png, write_odd_folder,
+                                        write_video)
 
 
 @pytest.fixture(scope='module')
@@ -58,3 +61,68 @@ def test_every_file_of_a_folder_is_processed_or_skipped(odd):
     for name, reason in skipped:
         expected = files[osp.basename(name)]
         assert expected is not None and expected in reason, (name, reason)
+
+
+class _Pipeline:
+    """A test pipeline stand-in: the image's shape and checksum, and the
+    threads that ran it (shared by its per-thread copies)."""
+
+    def __init__(self, fail_on_sum=None):
+        self.threads = []
+        self.fail_on_sum = fail_on_sum
+
+    def __deepcopy__(self, memo):
+        return self  # the copies record into one list
+
+    def __call__(self, results):
+        img = results['img']
+        self.threads.append(threading.current_thread().name)
+        if int(img.sum()) == self.fail_on_sum:
+            raise RuntimeError('pipeline failed')
+        return img.shape, int(img.sum())
+
+
+def test_loader_threads_keep_order_and_skipped(odd, tmp_path):
+    """Files, arrays, video frames and unreadable inputs mixed: with 0 or 2
+    loader threads the same (item, pipeline output) pairs in the same
+    order, the same skipped list in the same order."""
+    folder, files, _ = odd
+    video = write_video(str(tmp_path / 'line.avi'), 3)
+    broken_video = tmp_path / 'broken.mp4'
+    broken_video.write_bytes(b'not a video')
+    inputs = [str(folder), np.zeros((8, 8, 3), np.uint8), video,
+              str(broken_video), np.zeros((8, 8), np.uint8)]
+    runs = {}
+    for workers in (0, 2):
+        skipped, pipeline = [], _Pipeline()
+        pairs = [(item.name, out) for item, out in iter_loaded(
+            expand_inputs(inputs), 1, skipped, pipeline, num_workers=workers,
+            prefetch=2)]
+        runs[workers] = pairs, skipped, set(pipeline.threads)
+    assert runs[0][:2] == runs[2][:2]
+    pairs, skipped, _ = runs[0]
+    # files, 2 arrays, 3 frames, 1 unreadable video
+    assert len(pairs) + len(skipped) == len(files) + 2 + 3 + 1
+    assert [n for n, _ in pairs][-4:] == [
+        'array_1', f'{video}#0', f'{video}#1', f'{video}#2']
+    assert [n for n, _ in skipped][-2:] == [str(broken_video), 'array_4']
+    assert runs[0][2] == {threading.current_thread().name}
+    assert runs[2][2] and all(t.startswith('mmioc-loader')
+                              for t in runs[2][2])
+
+
+def test_loader_threads_bounded_and_errors_reach_the_caller(tmp_path):
+    arrays = [np.full((4, 4, 3), i, np.uint8) for i in range(20)]
+    pipeline = _Pipeline()
+    loaded = iter_loaded(expand_inputs(arrays), 1, [], pipeline,
+                         num_workers=2, prefetch=3)
+    next(loaded)
+    time.sleep(0.2)
+    assert len(pipeline.threads) <= 3 + 2  # prefetch + workers ahead
+    loaded.close()
+    failing = _Pipeline(fail_on_sum=int(arrays[5].sum()))
+    with pytest.raises(RuntimeError, match='pipeline failed'):
+        list(iter_loaded(expand_inputs(arrays), 1, [], failing,
+                         num_workers=2))
+    with pytest.raises(ValueError, match='num_workers'):
+        next(iter_loaded([], 1, [], failing, num_workers=-1))

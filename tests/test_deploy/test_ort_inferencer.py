@@ -16,6 +16,7 @@ from tests.test_deploy.test_onnx_parity import (CONFIGS, REPO_ROOT, VOCAB_A,
                                                 VOCAB_B,
                                                 assert_same_detections,
                                                 build_mini)
+from tests.test_deploy.test_ort_batch import CountingSession
 from tests.utils.scripts import load_script
 
 SIZE = 320  # the config's test pipeline letterboxes to 320 x 320
@@ -24,7 +25,8 @@ SIZE = 320  # the config's test pipeline letterboxes to 320 x 320
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
     """A checkpoint of a mini YOLO-World with detections, its run-time
-    vocabulary and baked (VOCAB_A) exports, and two BGR images."""
+    vocabulary (batch 1 and dynamic batch) and baked (VOCAB_A) exports, and
+    two BGR images."""
     root = tmp_path_factory.mktemp('ort_inferencer')
     # the open configs test on a ConcatDataset (unseen + generalized
     # vocabularies) whose pipeline MMIOCInferencer does not look into; the
@@ -39,6 +41,8 @@ def files(tmp_path_factory):
     runtime = ExportableDetector(model, runtime_vocabulary=True)
     export_onnx(runtime, str(root / 'runtime.onnx'), (SIZE, SIZE),
                 build_metadata(runtime, (SIZE, SIZE)))
+    export_onnx(runtime, str(root / 'dynamic.onnx'), (SIZE, SIZE),
+                build_metadata(runtime, (SIZE, SIZE)), dynamic_batch=True)
     model.reparameterize([VOCAB_A])
     baked = ExportableDetector(model)
     export_onnx(baked, str(root / 'baked.onnx'), (SIZE, SIZE),
@@ -47,6 +51,7 @@ def files(tmp_path_factory):
     images = [rng.integers(0, 255, (240, 300, 3), dtype=np.uint8),
               rng.integers(0, 255, (200, 160, 3), dtype=np.uint8)]
     return dict(config=config, ckpt=ckpt, runtime=str(root / 'runtime.onnx'),
+                dynamic=str(root / 'dynamic.onnx'),
                 baked=str(root / 'baked.onnx'), images=images)
 
 
@@ -72,6 +77,23 @@ def test_runtime_vocabulary_matches_pytorch(files):
         o = ort(files['images'], texts=vocab)
         assert o['classes'] == e['classes'] == vocab
         assert_same_predictions(e['predictions'], o['predictions'])
+
+
+def test_batches_and_loader_threads_match_image_by_image(files):
+    """Batches of 3 (one session call each with a dynamic-batch file) and 2
+    loader threads: the predictions of batch 1 without threads."""
+    images = files['images'] + files['images'][::-1]
+    ort = ORTInferencer(files['config'], files['runtime'], files['ckpt'],
+                        num_threads=1, show_progress=False)
+    ref = ort(images, texts=VOCAB_A)['predictions']
+    dynamic = ORTInferencer(files['config'], files['dynamic'], files['ckpt'],
+                            num_threads=1, show_progress=False)
+    dynamic.ort.session = CountingSession(dynamic.ort.session)
+    out = dynamic(images, texts=VOCAB_A, batch_size=3, num_workers=2)
+    assert dynamic.ort.session.batches == [3, 1]
+    assert [p['image'] for p in out['predictions']] == [
+        p['image'] for p in ref]
+    assert_same_predictions(ref, out['predictions'])
 
 
 def test_baked_file_keeps_its_vocabulary(files):

@@ -82,6 +82,35 @@ def test_infer_cli_on_a_folder_of_odd_files_reconciles(setup, tmp_path,
     assert f"{folder / 'huge.png'}: 400000000 pixels is over" in out
 
 
+def test_infer_cli_loader_workers_change_nothing(setup, tmp_path, capsys):
+    """``--workers 2`` (batches of 2): the predictions.json of
+    ``--workers 0``, corrupt files of the folder still reported."""
+    from tests.test_apis.odd_images import write_odd_folder
+    config, ckpt, images = setup
+    folder = tmp_path / 'odd'
+    folder.mkdir()
+    files, _ = write_odd_folder(folder)
+    for path in images:  # real-size images among the odd ones
+        shutil.copy(path, folder)
+    tool = load_script('tools/infer.py', 'infer_tool')
+    results = {}
+    for workers in ('0', '2'):
+        out_dir = tmp_path / f'out{workers}'
+        assert tool.main([config, ckpt, str(folder), '--texts', *NAMES[:2],
+                          '--batch-size', '2', '--workers', workers,
+                          '--out-dir', str(out_dir), '--no-vis',
+                          '--no-progress']) == 0
+        results[workers] = (out_dir / 'predictions.json').read_text()
+        printed = capsys.readouterr().out
+        coco = json.loads(results[workers])
+        assert len(coco['images']) + len(coco['skipped']) == \
+            len(files) + len(images)
+        assert f"{folder / 'truncated.jpg'}: " in printed
+        assert f"{folder / 'fake.jpg'}: " in printed
+    assert results['0'] == results['2']
+    assert tool.main([config, ckpt, str(folder), '--workers', '-1']) == 2
+
+
 def test_image_demo_keeps_its_cli(setup, tmp_path, capsys):
     config, ckpt, images = setup
     tool = load_script('tools/image_demo.py', 'image_demo_tool')
