@@ -60,6 +60,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 
 from benchmarks.bench_latency import (Variant, load_average_line,
@@ -282,13 +283,13 @@ class Trained:
             self.optim_wrapper = build_timed_optim_wrapper(
                 model, cfg.optim_wrapper, self.clock)
             model.init_weights()
+            self.batch = first_batch(cfg, args.batch_size, args.seed)
         if cfg.get('load_from'):
             self.notes.append(f'load_from {cfg.load_from!r} not loaded (the '
                               'cost of a step does not depend on the values '
                               'of the weights)')
         self.model = model.train()
         self.forward_parts = hook_parts(model, self.clock)
-        self.batch = first_batch(cfg, args.batch_size, args.seed)
         self._step_batch: Optional[dict] = None
 
     def before(self) -> None:
@@ -441,6 +442,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     stand_in_model.quiet_transformers()
+    # the current logger: the optimizer constructor logs every parameter
+    # (a warning per frozen one: they are counted in the tables instead),
+    # init_weights too
+    MMLogger.get_instance('bench_train_step', log_level='ERROR')
     with tempfile.TemporaryDirectory(prefix='bench_train_step_') as work_dir:
         models = [Trained(n, c, o, args, work_dir) for n, c, o in args.model]
     for note in dict.fromkeys(n for m in models for n in m.notes):
