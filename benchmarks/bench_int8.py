@@ -64,7 +64,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from benchmarks.bench_latency import (Variant, machine_info,  # noqa: E402
-                                      time_variants)
+                                      summarise, time_variants)
 from benchmarks.bench_profile import parse_model  # noqa: E402
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                ORTDetector, build_metadata, export_onnx)
@@ -182,22 +182,20 @@ def prepare(args: argparse.Namespace, work_dir: str
     return variants, facts, notes
 
 
-def summarise(variants: List[Variant], facts: Dict[str, dict],
-              reference: str) -> List[dict]:
+def model_rows(variants: List[Variant], facts: Dict[str, dict],
+               reference: str) -> List[dict]:
     """One row per model: both variants' statistics, the INT8 speed-up
     and each variant's ratio to the reference's float median."""
-    stats = {}
-    for v in variants:
-        ms = np.asarray(v.times) * 1e3
-        stats[v.name] = dict(median_ms=float(np.median(ms)),
-                             p90_ms=float(np.percentile(ms, 90)),
-                             min_ms=float(ms.min()), iters=len(ms))
+    stats = {r['name']: r for r in summarise(variants)}
     ref = stats[f'{reference} float']['median_ms']
     rows = []
     for name, fact in facts.items():
         row = dict(model=name, **fact)
         for backend in BACKENDS:
-            row[backend] = dict(stats[f'{name} {backend}'])
+            row[backend] = {
+                k: stats[f'{name} {backend}'][k]
+                for k in ('median_ms', 'p90_ms', 'min_ms', 'iters')
+            }
             row[backend]['vs_reference_float'] = \
                 row[backend]['median_ms'] / ref
         row['int8_speedup'] = (row['float']['median_ms'] /
@@ -207,7 +205,7 @@ def summarise(variants: List[Variant], facts: Dict[str, dict],
 
 
 def format_table(rows: List[dict], reference: str) -> str:
-    """Markdown table of :func:`summarise`'s rows."""
+    """Markdown table of :func:`model_rows`' rows."""
     lines = [
         '| model | float median / p90 / min (ms) | INT8 median / p90 / min '
         f'(ms) | INT8 speed-up | float x {reference} float | INT8 x '
@@ -294,7 +292,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         time_variants(variants, args.iters, args.warmup)
         after = machine_info()
     import onnxruntime
-    rows = summarise(variants, facts, args.reference)
+    rows = model_rows(variants, facts, args.reference)
     print(f'machine: {before["cpu"]}, {before["logical_cpus"]} logical CPUs '
           f'({before["usable_cpus"]} usable), python {before["python"]}, '
           f'onnxruntime {onnxruntime.__version__}, {args.threads} intra-op '
