@@ -63,8 +63,10 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.bench_latency import (Variant, machine_info,  # noqa: E402
-                                      summarise, time_variants)
+from benchmarks.bench_latency import (Variant,  # noqa: E402
+                                      load_average_line, machine_info,
+                                      machine_line, time_stats,
+                                      time_variants)
 from benchmarks.bench_profile import parse_model  # noqa: E402
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                ORTDetector, build_metadata, export_onnx)
@@ -186,16 +188,13 @@ def model_rows(variants: List[Variant], facts: Dict[str, dict],
                reference: str) -> List[dict]:
     """One row per model: both variants' statistics, the INT8 speed-up
     and each variant's ratio to the reference's float median."""
-    stats = {r['name']: r for r in summarise(variants)}
+    stats = {v.name: time_stats(v.times) for v in variants}
     ref = stats[f'{reference} float']['median_ms']
     rows = []
     for name, fact in facts.items():
         row = dict(model=name, **fact)
         for backend in BACKENDS:
-            row[backend] = {
-                k: stats[f'{name} {backend}'][k]
-                for k in ('median_ms', 'p90_ms', 'min_ms', 'iters')
-            }
+            row[backend] = stats[f'{name} {backend}']
             row[backend]['vs_reference_float'] = \
                 row[backend]['median_ms'] / ref
         row['int8_speedup'] = (row['float']['median_ms'] /
@@ -293,13 +292,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         after = machine_info()
     import onnxruntime
     rows = model_rows(variants, facts, args.reference)
-    print(f'machine: {before["cpu"]}, {before["logical_cpus"]} logical CPUs '
-          f'({before["usable_cpus"]} usable), python {before["python"]}, '
-          f'onnxruntime {onnxruntime.__version__}, {args.threads} intra-op '
-          'thread(s)')
-    print('load average (1/5/15 min) before: ' +
-          ' '.join(f'{x:.2f}' for x in before['load_average']) +
-          ', after: ' + ' '.join(f'{x:.2f}' for x in after['load_average']))
+    print(f'{machine_line(before)}; onnxruntime {onnxruntime.__version__}, '
+          f'{args.threads} intra-op thread(s)')
+    print(load_average_line(before, after))
     print(f'input 1x3x{args.shape}x{args.shape}, K={args.texts} text '
           f'embeddings (run-time vocabulary input), {args.calib_images} '
           f'calibration images ({args.calibrate_method}), {args.warmup} '
