@@ -70,7 +70,8 @@ from benchmarks.bench_latency import (Variant,  # noqa: E402
 from benchmarks.bench_profile import parse_model  # noqa: E402
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                ORTDetector, build_metadata, export_onnx)
-from mmioc_rtvp.deploy.quantize import (calibration_images,  # noqa: E402
+from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,  # noqa: E402
+                                        calibration_images,
                                         quantize_detector)
 from mmioc_rtvp.testing import stand_in_model  # noqa: E402
 
@@ -153,7 +154,8 @@ def prepare(args: argparse.Namespace, work_dir: str
         exported = time.perf_counter()
         quantize_detector(float_path, int8_path, calib, text_feats=feats,
                           max_images=args.calib_images,
-                          calibrate_method=args.calibrate_method)
+                          calibrate_method=args.calibrate_method,
+                          op_types=args.op_types)
         quantized = time.perf_counter()
         del model, exportable
         dets = {
@@ -246,6 +248,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'image of the folder is the timed input')
     parser.add_argument('--calibrate-method', default='MinMax',
                         choices=('MinMax', 'Entropy', 'Percentile'))
+    parser.add_argument('--op-types', nargs='+',
+                        default=list(DEFAULT_OP_TYPES),
+                        help='operator types to quantize (default: '
+                        f'{" ".join(DEFAULT_OP_TYPES)}, as quantize_onnx.py)')
     parser.add_argument('--iters', type=int, default=20,
                         help='timed calls per variant (default 20)')
     parser.add_argument('--warmup', type=int, default=3,
