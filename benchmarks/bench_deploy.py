@@ -35,7 +35,6 @@ timing helpers as ``benchmarks.bench_latency``)::
     OMP_NUM_THREADS=1 nice python -m benchmarks.bench_deploy --threads 1
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import tempfile
@@ -48,7 +47,8 @@ import torch
 
 from benchmarks.bench_latency import (Variant, add_benchmark_args,
                                       check_benchmark_args, load_average_line,
-                                      machine_info, time_stats, time_variants)
+                                      machine_info, time_stats, time_variants,
+                                      write_results)
 from mmioc_rtvp.deploy import (ExportableDetector, ORTDetector,
                                build_metadata, export_onnx)
 from mmioc_rtvp.testing import stand_in_model
@@ -178,11 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f'{name} = {osp.relpath(getattr(args, key), REPO_ROOT)}'
         for name, key in MODELS))
     print(format_table(rows))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(machine=before, load_after=after['load_average'],
-                     args=vars(args), results=rows), f, indent=2)
+    write_results(args.out, args, before, after, rows)
     return 0
 
 

@@ -51,7 +51,6 @@ A smoke run in seconds (the mini configs at 64 px)::
 """
 import argparse
 import itertools
-import json
 import logging
 import os
 import os.path as osp
@@ -69,7 +68,7 @@ from mmengine.logging import MMLogger
 
 from benchmarks.bench_latency import (REPO_ROOT, Variant, load_average_line,
                                       machine_info, machine_line,
-                                      time_variants)
+                                      time_variants, write_results)
 from mmioc_rtvp.apis import MMIOCInferencer
 from mmioc_rtvp.apis.image_pipeline import find_pipeline
 from mmioc_rtvp.format.file_io import IMAGE_EXTENSIONS
@@ -311,11 +310,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f'{name} = {osp.relpath(getattr(args, key), REPO_ROOT)}'
         for name, key in MODELS))
     print(format_table(rows))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(machine=before, load_after=after['load_average'],
-                     args=vars(args), results=rows), f, indent=2)
+    write_results(args.out, args, before, after, rows)
     return 0
 
 

@@ -48,7 +48,6 @@ A smoke run in seconds::
         --model YOLO-World-S=configs/baselines/yolo_world_s_open_mini.py
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -66,8 +65,8 @@ sys.path.insert(0, REPO_ROOT)
 from benchmarks.bench_latency import (Variant,  # noqa: E402
                                       load_average_line, machine_info,
                                       machine_line, time_stats,
-                                      time_variants)
-from benchmarks.bench_profile import parse_model  # noqa: E402
+                                      time_variants, write_results)
+from benchmarks.bench_profile import check_model_configs, parse_model  # noqa: E402
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                ORTDetector, build_metadata, export_onnx)
 from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,  # noqa: E402
@@ -274,10 +273,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.reference not in names:
         parser.error(f'--reference {args.reference} is not one of the '
                      f'models {names}')
-    for name, config, _ in args.model:
-        path = config if osp.isabs(config) else osp.join(REPO_ROOT, config)
-        if not osp.isfile(path):
-            parser.error(f'--model {name}: {config} does not exist')
+    check_model_configs(parser, args.model)
     return args
 
 
@@ -309,11 +305,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print('models: ' + ', '.join(
         f'{n} = {c}' + (f' {o}' if o else '') for n, c, o in args.model))
     print(format_table(rows, args.reference))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(machine=before, load_after=after['load_average'],
-                           args=vars(args), results=rows), f, indent=2,
-                      default=str)
+    write_results(args.out, args, before, after, rows)
     return 0
 
 

@@ -102,6 +102,20 @@ def machine_line(info: Dict[str, object]) -> str:
             f'({info["interop_threads"]} inter-op), mkldnn {info["mkldnn"]}')
 
 
+def write_results(path: Optional[str], args: argparse.Namespace,
+                  before: Dict[str, object], after: Dict[str, object],
+                  results: object) -> None:
+    """Write a benchmark's results as JSON to ``path`` (nothing when it is
+    None): the machine before the run, its load average after, the
+    arguments and ``results``."""
+    if not path:
+        return
+    with open(path, 'w') as f:
+        json.dump(dict(machine=before, load_after=after['load_average'],
+                       args=vars(args), results=results), f, indent=2,
+                  default=str)
+
+
 def load_average_line(before: Dict[str, object],
                       after: Dict[str, object]) -> str:
     """The load averages of two :func:`machine_info` calls (before and
@@ -321,11 +335,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         'the frozen encoder\'s cache was filled before timing: the text '
         'encoder does not run, every call is a cache hit'))
     print(format_table(rows))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(machine=before, load_after=after['load_average'],
-                     args=vars(args), results=rows), f, indent=2)
+    write_results(args.out, args, before, after, rows)
     return 0
 
 

@@ -57,7 +57,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from benchmarks.bench_latency import (load_average_line,  # noqa: E402
-                                      machine_info, time_stats)
+                                      machine_info, time_stats,
+                                      write_results)
 from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
                                build_metadata, export_onnx)
 from mmioc_rtvp.testing import stand_in_model  # noqa: E402
@@ -153,6 +154,16 @@ def parse_model(spec: str) -> Tuple[str, str, dict]:
         except (ValueError, SyntaxError):
             options[key] = value
     return name, config, options
+
+
+def check_model_configs(parser: argparse.ArgumentParser,
+                        models: Sequence[Tuple[str, str, dict]]) -> None:
+    """Stop with a parser error when a ``--model`` config file (relative
+    to the repository) does not exist."""
+    for name, config, _ in models:
+        path = config if osp.isabs(config) else osp.join(REPO_ROOT, config)
+        if not osp.isfile(path):
+            parser.error(f'--model {name}: {config} does not exist')
 
 
 def build(args: argparse.Namespace, work_dir: str) -> List[Profiled]:
@@ -506,10 +517,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             any(k < 1 for k in args.vocab_sizes):
         parser.error('need --iters >= 1, --warmup >= 0, --shape a multiple '
                      'of 32, --texts, --threads and --vocab-sizes >= 1')
-    for name, config, _ in args.model:
-        path = config if osp.isabs(config) else osp.join(REPO_ROOT, config)
-        if not osp.isfile(path):
-            parser.error(f'--model {name}: {config} does not exist')
+    check_model_configs(parser, args.model)
     return args
 
 
@@ -565,11 +573,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print('models: ' + ', '.join(
         f'{n} = {c}' + (f' {o}' if o else '') for n, c, o in args.model))
     print(report(args, models, results))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(machine=before, load_after=after['load_average'],
-                           args={k: v for k, v in vars(args).items()},
-                           results=results), f, indent=2, default=str)
+    write_results(args.out, args, before, after, results)
     return 0
 
 

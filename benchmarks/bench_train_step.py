@@ -66,7 +66,7 @@ from mmengine.optim import OptimWrapper
 from benchmarks.bench_latency import (Variant, load_average_line,
                                       machine_info, machine_line, time_stats,
                                       time_variants)
-from benchmarks.bench_profile import parse_model
+from benchmarks.bench_profile import check_model_configs, parse_model
 from mmioc_rtvp.testing import stand_in_model
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -413,10 +413,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if len(set(names)) != len(names) or args.reference not in names:
         parser.error(f'--reference {args.reference!r} must be one of the '
                      f'models, whose names must differ: {names}')
-    for name, config, _ in args.model:
-        path = config if osp.isabs(config) else osp.join(REPO_ROOT, config)
-        if not osp.isfile(path):
-            parser.error(f'--model {name}: {config} does not exist')
+    check_model_configs(parser, args.model)
     return args
 
 
