@@ -52,32 +52,6 @@ def test_subset_keeps_images_and_their_annotations():
     assert len(sub['categories']) == 2
 
 
-def test_tables_pair_rows_with_text_of_the_same_run():
-    def run(seed, text, exemplar):
-        return dict(config='configs/exemplar/m.py', seed=seed, results={
-            'k5_draw0': dict(k=5, draw=0, queries=10, rows=dict(
-                text=dict(AP=text, AP50=text * 2),
-                exemplar=dict(AP=exemplar, AP50=exemplar * 2)))})
-
-    def summarise(values, signed=False):
-        if not values:
-            return '-'
-        mean = sum(values) / len(values)
-        return f'{mean:+.3f}' if signed else f'{mean:.3f}'
-
-    def table(head, rows):
-        return '\n'.join(' | '.join(r) for r in [head, *rows])
-
-    out = kshot_tables([run(0, 0.1, 0.2), run(1, 0.2, 0.5)], summarise,
-                       table).splitlines()
-    text_row = next(line for line in out if '| text |' in line)
-    ex_row = next(line for line in out if '| exemplar |' in line)
-    assert '| 0.150 | 0.300 |' in text_row
-    # paired: (0.2 - 0.1 + 0.5 - 0.2) / 2 = 0.2; ratio (2 + 2.5) / 2 = 2.25
-    assert '| 0.350 | 0.700 | +0.200 | +0.400 | 2.25x | 10' in ex_row
-    assert '| 0,1 | 0 |' in ex_row
-
-
 def _summarise(values, signed=False):
     if not values:
         return '-'
@@ -87,6 +61,23 @@ def _summarise(values, signed=False):
 
 def _table(head, rows):
     return '\n'.join(' | '.join(r) for r in [head, *rows])
+
+
+def test_tables_pair_rows_with_text_of_the_same_run():
+    def run(seed, text, exemplar):
+        return dict(config='configs/exemplar/m.py', seed=seed, results={
+            'k5_draw0': dict(k=5, draw=0, queries=10, rows=dict(
+                text=dict(AP=text, AP50=text * 2),
+                exemplar=dict(AP=exemplar, AP50=exemplar * 2)))})
+
+    out = kshot_tables([run(0, 0.1, 0.2), run(1, 0.2, 0.5)], _summarise,
+                       _table).splitlines()
+    text_row = next(line for line in out if '| text |' in line)
+    ex_row = next(line for line in out if '| exemplar |' in line)
+    assert '| 0.150 | 0.300 |' in text_row
+    # paired: (0.2 - 0.1 + 0.5 - 0.2) / 2 = 0.2; ratio (2 + 2.5) / 2 = 2.25
+    assert '| 0.350 | 0.700 | +0.200 | +0.400 | 2.25x | 10' in ex_row
+    assert '| 0,1 | 0 |' in ex_row
 
 
 def _train_config(tmp_path, name, ann_file, image_ids):
