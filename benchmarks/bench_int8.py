@@ -60,19 +60,18 @@ import numpy as np
 import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.bench_latency import (Variant,  # noqa: E402
+from benchmarks.bench_latency import (Variant,
                                       load_average_line, machine_info,
                                       machine_line, time_stats,
                                       time_variants, write_results)
-from benchmarks.bench_profile import check_model_configs, parse_model  # noqa: E402
-from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
+from benchmarks.bench_profile import check_model_configs, parse_model
+from mmioc_rtvp.deploy import (ExportableDetector,
                                ORTDetector, build_metadata, export_onnx)
-from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,  # noqa: E402
+from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,
                                         calibration_images,
                                         quantize_detector)
-from mmioc_rtvp.testing import stand_in_model  # noqa: E402
+from mmioc_rtvp.testing import stand_in_model
 
 DEFAULT_MODELS = (
     ('RTVPNet-S', 'configs/rtvpnet_s_open.py'),

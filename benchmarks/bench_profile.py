@@ -32,12 +32,12 @@ Missing weight files are random stand-ins as in ``bench_latency.py``
 
 Example (the 640 px profile of docs/results.md)::
 
-    OMP_NUM_THREADS=1 nice python benchmarks/bench_profile.py \\
+    OMP_NUM_THREADS=1 nice python -m benchmarks.bench_profile \\
         --iters 10 --warmup 2 --ort-profile
 
 A smoke run in seconds::
 
-    python benchmarks/bench_profile.py --shape 64 --iters 1 --warmup 0 \\
+    python -m benchmarks.bench_profile --shape 64 --iters 1 --warmup 0 \\
         --model mini=configs/rtvpnet_s_mini.py --vocab-sizes 2 4 --threads 1
 """
 import argparse
@@ -54,14 +54,13 @@ import torch
 import torch.nn as nn
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.bench_latency import (load_average_line,  # noqa: E402
+from benchmarks.bench_latency import (load_average_line,
                                       machine_info, time_stats,
                                       write_results)
-from mmioc_rtvp.deploy import (ExportableDetector,  # noqa: E402
+from mmioc_rtvp.deploy import (ExportableDetector,
                                build_metadata, export_onnx)
-from mmioc_rtvp.testing import stand_in_model  # noqa: E402
+from mmioc_rtvp.testing import stand_in_model
 
 PARTS = ('modules', 'latency', 'vocab', 'memory')
 DEFAULT_MODELS = (

@@ -25,13 +25,7 @@ from typing import List, Optional
 
 import numpy as np
 
-try:
-    import mmioc_rtvp  # noqa: F401
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,  # noqa: E402
+from mmioc_rtvp.deploy.quantize import (DEFAULT_OP_TYPES,
                                         calibration_images,
                                         quantize_detector,
                                         read_file_metadata)

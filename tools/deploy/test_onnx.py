@@ -38,13 +38,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Tuple
 
-try:
-    import mmioc_rtvp  # noqa: F401
-except ImportError:  # run from a source tree without installing the package
-    sys.path.insert(0,
-                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config, DictAction
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
