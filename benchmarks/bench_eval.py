@@ -22,7 +22,8 @@ per-group tables). Printed: each phase's time, the ratio of the totals and
 whether the returned dicts are equal (mmdet's keys; MMIOCMetric's
 ``*_unrounded`` extras left aside).
 
-**Bare backends** (``--mode backends`` or ``both``):  (``COCOeval_faster``) and
+**Bare backends** (``--mode backends`` or ``both``): pycocotools and
+hotcoco, and with ``--candidates`` faster-coco-eval (``COCOeval_faster``) and
 vernier (``vernier.COCOeval`` on pycocotools' index) when they are installed
 (they are not requirements; a missing one is reported, not skipped silently).
 
