@@ -1,6 +1,6 @@
 # Copyright (c) mmioc_rtvp contributors. All rights reserved.
-"""benchmarks/bench_infer.py on the mini configs at 64 px and 2 MMIOC-mini
-images (the 640 px S models take minutes): every model, backend, batch size
+"""benchmarks/bench_infer.py on the mini configs at 64 px and 2 images of
+a generated MMIOC-mini (the 640 px S models take minutes): every model, backend, batch size
 and worker count is timed in the same run, and the ratios are those of the
 images/s it reports."""
 import itertools
@@ -19,9 +19,11 @@ MINI = [
 ]
 
 
-def test_bench_infer_mini(tmp_path, capsys):
+def test_bench_infer_mini(tmp_path, capsys, mini_workspace):
     out = str(tmp_path / 'bench.json')
+    folder = str(mini_workspace / 'data' / 'mmioc_mini' / 'images')
     assert bench.main(MINI + [
+        '--folder', folder,
         '--images', '2', '--shape', '64', '--texts', '3', '--batch-sizes',
         '1', '2', '--workers', '0', '1', '--iters', '1', '--warmup', '0',
         '--threads', '1', '--out', out
